@@ -1,0 +1,48 @@
+# MusicMood: the two commands are `make run` and `make test`; both work on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8000
+HOST   ?= 127.0.0.1
+export REDIS_URL_TEST ?= redis://127.0.0.1:6379/15
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint bench clean system-deps redis
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
+	$(PY) -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+## run: install, migrate, load the default playlists and serve http://$(HOST):$(PORT)
+run: $(VENV)/.installed
+	MUSICMOOD_DEV=1 $(PY) manage.py migrate --noinput
+	MUSICMOOD_DEV=1 $(PY) manage.py load_defaults
+	@echo "MusicMood on http://$(HOST):$(PORT)  (Ctrl-C stops it)"
+	MUSICMOOD_DEV=1 $(PY) -m daphne -b $(HOST) -p $(PORT) musicmood.asgi:application
+
+## test: install what the tests need (Python packages, Chromium), make sure Redis answers, run all
+test: $(VENV)/.installed-test system-deps redis
+	$(PY) -m pytest
+
+system-deps:
+	bash scripts/ensure_system_deps.sh
+
+redis:
+	bash scripts/ensure_redis.sh "$(REDIS_URL_TEST)"
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: $(VENV)/.installed-test redis
+	$(PY) bench/model.py
+	$(PY) bench/pipeline.py
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache test-output

@@ -1,0 +1,5 @@
+"""MusicMood Django project."""
+
+from musicmood.celery import app as celery_app
+
+__all__ = ("celery_app",)

@@ -1,0 +1,1 @@
+"""Playlist models: filled in by the playlists work."""
