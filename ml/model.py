@@ -1,0 +1,121 @@
+"""The face model: a VGG16-topology backbone shared by three heads (emotion, age, gender).
+
+Outputs, by name: ``emotion`` (N, 4) softmax over ``labels.MOODS``; ``age`` (N, 1) in years;
+``gender`` (N, 1) probability that the face is female.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+
+from ml.labels import MOODS
+
+#: VGG16's convolutional topology: 13 conv layers in 5 blocks, filters per layer at width 1.0.
+VGG16_BLOCKS: tuple[tuple[int, ...], ...] = (
+    (64, 64),
+    (128, 128),
+    (256, 256, 256),
+    (512, 512, 512),
+    (512, 512, 512),
+)
+#: The age head predicts (years - AGE_CENTER) / AGE_SCALE, and the model rescales it to years.
+AGE_CENTER = 35.0
+AGE_SCALE = 20.0
+OUTPUT_NAMES: tuple[str, ...] = ("emotion", "age", "gender")
+
+
+def build_model(
+    *,
+    input_size: int = 48,
+    channels: int = 1,
+    width: float = 0.5,
+    head_units: int = 256,
+    dropout: float = 0.4,
+    weights: str | Path | None = None,
+) -> keras.Model:
+    """Build the three-head network.
+
+    Args:
+        input_size: side of the square input in pixels (>= 32: five 2x poolings).
+        channels: 1 for gray input, 3 for RGB.
+        width: multiplier on VGG16's filter counts (1.0 is the original).
+        head_units: width of each head's hidden dense layer.
+        dropout: dropout rate before each head's output.
+        weights: None for random initialisation, a path to Keras VGG16 ``notop`` weights
+            (``.h5``), or ``"imagenet"`` to let Keras fetch them (needs the internet). Needs
+            ``width == 1.0``; for gray input the RGB kernels of the first layer are summed.
+
+    Returns:
+        A functional ``keras.Model`` with input ``image`` (N, S, S, C) float32 in [0, 1] and
+        outputs ``{"emotion", "age", "gender"}``.
+    """
+    if input_size < 32:
+        raise ValueError(f"input_size must be at least 32 (five 2x poolings), got {input_size}.")
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 (gray) or 3 (RGB), got {channels}.")
+    if not 0.05 <= width <= 2.0:
+        raise ValueError(f"width must be between 0.05 and 2.0, got {width}.")
+
+    inputs = keras.Input(shape=(input_size, input_size, channels), name="image")
+    x = inputs
+    for block, filters in enumerate(VGG16_BLOCKS, start=1):
+        for conv, count in enumerate(filters, start=1):
+            x = layers.Conv2D(
+                max(8, round(count * width)),
+                3,
+                padding="same",
+                use_bias=False,
+                name=f"block{block}_conv{conv}",
+            )(x)
+            x = layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
+            x = layers.ReLU(name=f"block{block}_relu{conv}")(x)
+        x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+    features = layers.GlobalAveragePooling2D(name="features")(x)
+
+    def head(name: str) -> keras.KerasTensor:
+        h = layers.Dense(head_units, activation="relu", name=f"{name}_dense")(features)
+        return layers.Dropout(dropout, name=f"{name}_dropout")(h)
+
+    emotion = layers.Dense(len(MOODS), activation="softmax", name="emotion")(head("emotion"))
+    age_raw = layers.Dense(1, name="age_raw")(head("age"))
+    age = layers.Rescaling(AGE_SCALE, offset=AGE_CENTER, name="age")(age_raw)
+    gender = layers.Dense(1, activation="sigmoid", name="gender")(head("gender"))
+
+    model = keras.Model(
+        inputs, {"emotion": emotion, "age": age, "gender": gender}, name="musicmood_vgg16"
+    )
+    if weights is not None:
+        load_vgg16_weights(model, weights, input_size=input_size, width=width)
+    return model
+
+
+def load_vgg16_weights(
+    model: keras.Model, weights: str | Path, *, input_size: int, width: float
+) -> None:
+    """Copy ImageNet VGG16 conv kernels and biases into ``model``'s backbone, in place.
+
+    Biases are dropped: the backbone's convolutions are followed by batch normalisation.
+    """
+    if width != 1.0:
+        raise ValueError(f"ImageNet VGG16 weights need width 1.0, got width {width}.")
+    source_weights = str(weights)
+    if source_weights != "imagenet" and not Path(source_weights).is_file():
+        raise FileNotFoundError(
+            f"VGG16 weights file not found: {source_weights}. Expected Keras's "
+            "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5, or 'imagenet' to download it."
+        )
+    vgg = keras.applications.VGG16(
+        include_top=False, weights=source_weights, input_shape=(input_size, input_size, 3)
+    )
+    for block, filters in enumerate(VGG16_BLOCKS, start=1):
+        for conv in range(1, len(filters) + 1):
+            name = f"block{block}_conv{conv}"
+            kernel = vgg.get_layer(name).get_weights()[0]
+            target = model.get_layer(name)
+            if target.kernel.shape[2] == 1 and kernel.shape[2] == 3:
+                kernel = kernel.sum(axis=2, keepdims=True)
+            target.set_weights([np.asarray(kernel, dtype="float32")])
