@@ -15,3 +15,7 @@ class DetectorWeightsMissing(FileNotFoundError):
 
 class DatasetError(ValueError):
     """A dataset folder or file is not in any layout the loaders understand."""
+
+
+class IncompatibleModel(ValueError):
+    """An exported model's metadata does not match this code (format, version or labels)."""

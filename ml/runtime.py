@@ -1,0 +1,133 @@
+"""Model runners: one call runs a batch of face inputs through an exported model.
+
+``TFLiteRunner`` uses LiteRT (``ai_edge_litert``) and never imports TensorFlow or Keras, so a
+web or worker process that serves with it stays small (~100 MB instead of ~780 MB).
+``KerasRunner`` imports Keras lazily, inside its constructor.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ml.errors import ModelNotFound
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_NAMES: tuple[str, ...] = ("emotion", "age", "gender")
+SIGNATURE_KEY = "serving_default"
+#: Default interpreter threads: the serving machines have 2 cores.
+DEFAULT_THREADS = 2
+
+
+class ModelRunner(ABC):
+    """Runs the three-head model on a batch of prepared faces."""
+
+    #: Short name for logs and benchmarks, e.g. "tflite-int8".
+    name: str = "runner"
+
+    @abstractmethod
+    def predict(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Float32 (N, S, S, C) -> {"emotion": (N, 4), "age": (N, 1), "gender": (N, 1)}."""
+
+    def _check(self, batch: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+        """Validate a batch's shape against the model input; returns it as contiguous float32."""
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if batch.ndim != 4 or tuple(batch.shape[1:]) != tuple(input_shape):
+            raise ValueError(
+                f"Expected a float32 batch (N, {', '.join(map(str, input_shape))}), "
+                f"got shape {batch.shape}."
+            )
+        return batch
+
+    @staticmethod
+    def _empty(count: int = 0) -> dict[str, np.ndarray]:
+        """Outputs for an empty batch."""
+        return {
+            "emotion": np.zeros((count, 4), np.float32),
+            "age": np.zeros((count, 1), np.float32),
+            "gender": np.zeros((count, 1), np.float32),
+        }
+
+
+class TFLiteRunner(ModelRunner):
+    """Runs a ``.tflite`` export through its named signature with LiteRT.
+
+    LiteRT interpreters are not thread-safe. Each calling thread gets its own interpreter
+    (created on its first call, kept in a thread-local), so a small thread pool runs frames in
+    parallel without a lock; a process with one analysis thread holds one interpreter.
+    """
+
+    def __init__(self, path: str | Path, *, threads: int = DEFAULT_THREADS) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelNotFound(f"Expected a TFLite model file at {self.path}, found none.")
+        self.threads = max(1, int(threads))
+        self.name = "tflite-int8" if "int8" in self.path.name else "tflite-fp32"
+        self._model_bytes = self.path.read_bytes()
+        self._local = threading.local()
+        runner = self._runner()  # fail early on a broken file, in the loading thread
+        details = runner.get_input_details()
+        if len(details) != 1:
+            raise ValueError(f"{self.path}: expected one input, got {sorted(details)}.")
+        self._input_name, spec = next(iter(details.items()))
+        self.input_shape: tuple[int, ...] = tuple(int(v) for v in spec["shape_signature"][1:])
+        outputs = set(runner.get_output_details())
+        if outputs != set(OUTPUT_NAMES):
+            raise ValueError(f"{self.path}: expected outputs {OUTPUT_NAMES}, got {sorted(outputs)}.")
+
+    def _runner(self) -> Any:
+        """This thread's signature runner, created on first use."""
+        runner = getattr(self._local, "runner", None)
+        if runner is None:
+            from ai_edge_litert.interpreter import Interpreter
+
+            interpreter = Interpreter(model_content=self._model_bytes, num_threads=self.threads)
+            runner = interpreter.get_signature_runner(SIGNATURE_KEY)
+            self._local.interpreter = interpreter  # keep it alive beside its runner
+            self._local.runner = runner
+            logger.debug("Created a LiteRT interpreter for %s in %s", self.path.name,
+                         threading.current_thread().name)
+        return runner
+
+    def predict(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Float32 (N, S, S, C) -> outputs by name; the batch size may change between calls."""
+        batch = self._check(batch, self.input_shape)
+        if not len(batch):
+            return self._empty()
+        # The signature runner resizes the input to N and reallocates only when N changes.
+        outputs = self._runner()(**{self._input_name: batch})
+        return {name: np.array(outputs[name], dtype=np.float32) for name in OUTPUT_NAMES}
+
+
+class KerasRunner(ModelRunner):
+    """Runs ``model.keras`` with a compiled ``predict_on_batch`` (never ``model.predict``)."""
+
+    name = "keras"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelNotFound(f"Expected a Keras model file at {self.path}, found none.")
+        import keras  # lazily: this pulls in TensorFlow (~700 MB)
+
+        self.model = keras.models.load_model(self.path, compile=False)
+        self.input_shape: tuple[int, ...] = tuple(int(v) for v in self.model.input_shape[1:])
+        # Keras compiles predict_on_batch into one graph function on first call;
+        # ``jit_compile=False`` keeps the first call fast on CPU.
+        self.model.compile(jit_compile=False)
+        self._lock = threading.Lock()
+
+    def predict(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Float32 (N, S, S, C) -> outputs by name."""
+        batch = self._check(batch, self.input_shape)
+        if not len(batch):
+            return self._empty()
+        with self._lock:  # Keras's predict function state is not safe to share across threads
+            outputs = self.model.predict_on_batch(batch)
+        return {name: np.asarray(outputs[name], dtype=np.float32) for name in OUTPUT_NAMES}
