@@ -1,0 +1,276 @@
+"""FER2013 loader: the Kaggle folder layout and the original ``fer2013.csv`` (plain or .gz)."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ml.datasets import common
+from ml.datasets.faceset import NO_LABEL, FaceSet
+from ml.errors import DatasetError, InvalidImage
+from ml.image import read_image
+from ml.labels import FER_CLASSES, FER_TO_MOOD, mood_index
+from ml.preprocessing import Preprocessing, face_crop, full_image_box
+
+logger = logging.getLogger(__name__)
+
+PARTS: tuple[str, ...] = ("train", "test")
+#: Original FER2013 splits, as the csv's ``Usage`` column and the Kaggle filename prefixes name them.
+FER_SPLITS: tuple[str, ...] = ("Training", "PublicTest", "PrivateTest")
+#: Which part (Kaggle folder) each original split belongs to.
+SPLIT_PART: dict[str, str] = {"Training": "train", "PublicTest": "test", "PrivateTest": "test"}
+CSV_NAMES: tuple[str, ...] = ("fer2013.csv", "fer2013.csv.gz")
+IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png")
+#: By default only the classes that map to a mood are loaded.
+MOOD_CLASSES: tuple[str, ...] = tuple(name for name in FER_CLASSES if name in FER_TO_MOOD)
+
+
+def load_fer(
+    path: str | Path,
+    params: Preprocessing,
+    *,
+    part: str = "train",
+    classes: Sequence[str] = MOOD_CLASSES,
+    limit: int | None = None,
+    cache_dir: str | Path | None = None,
+    show_progress: bool = True,
+) -> FaceSet:
+    """Load one part of FER2013 as face crops.
+
+    Args:
+        path: the Kaggle folder (with ``train/`` and ``test/``), a ``fer2013.csv(.gz)`` file, or
+            a folder holding one.
+        params: preprocessing; every image goes through ``face_crop`` with the box that makes
+            the whole (already cropped) image the margin-grown crop.
+        part: "train" (split Training) or "test" (PublicTest and PrivateTest).
+        classes: FER2013 class names to load; those without a mood get emotion -1.
+        limit: load at most this many images, evenly spread over the sorted list.
+        cache_dir: folder for the decoded-crop cache, or None for no cache.
+        show_progress: show a tqdm bar on stderr while decoding.
+
+    Returns:
+        A ``FaceSet`` with emotion labels (age, gender, race are -1) and ``split`` set to the
+        original split name. Unreadable and blank images are skipped and counted.
+    """
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {PARTS}, got {part!r}.")
+    wanted = tuple(name.strip().lower() for name in classes)
+    unknown = sorted(set(wanted) - set(FER_CLASSES))
+    if unknown:
+        raise ValueError(f"Expected FER2013 class names from {FER_CLASSES}, got {unknown}.")
+    source = Path(path)
+    csv_file = find_csv(source)
+    if csv_file is not None:
+        return _load_csv(csv_file, params, part, wanted, limit, cache_dir, show_progress)
+    if (source / part).is_dir():
+        return _load_folder(source / part, params, part, wanted, limit, cache_dir, show_progress)
+    raise DatasetError(
+        f"Expected a FER2013 folder with {part}/<class>/*.jpg or a fer2013.csv(.gz), got {source}."
+    )
+
+
+def find_csv(source: Path) -> Path | None:
+    """``source`` itself when it is a csv file, else a fer2013.csv(.gz) inside it, else None."""
+    if source.is_file() and source.name.lower().endswith((".csv", ".csv.gz")):
+        return source
+    if source.is_dir():
+        for name in CSV_NAMES:
+            if (source / name).is_file():
+                return source / name
+    if not source.exists():
+        raise DatasetError(f"Expected a FER2013 folder or csv file, got {source}: it does not exist.")
+    return None
+
+
+def crop_whole(image: np.ndarray, params: Preprocessing) -> np.ndarray:
+    """Crop an already face-cropped image (H, W[, 3]) uint8 to ``params.input_shape``."""
+    height, width = image.shape[:2]
+    return face_crop(image, full_image_box(height, width, params), params)
+
+
+def spread(count: int, limit: int | None) -> np.ndarray:
+    """Indices of at most ``limit`` of ``count`` items, evenly spread, in order."""
+    if limit is None or limit >= count:
+        return np.arange(count)
+    return np.unique(np.linspace(0, count - 1, max(limit, 0)).round().astype(np.int64))
+
+
+def split_of(file_name: str, part: str) -> str:
+    """Original split from a Kaggle file name's prefix (``PublicTest_123.jpg``), else ``part``."""
+    prefix = file_name.split("_", 1)[0]
+    return prefix if prefix in FER_SPLITS else part
+
+
+class _Collector:
+    """Accumulates crops and labels while a loader walks its source."""
+
+    def __init__(self) -> None:
+        self.images: list[np.ndarray] = []
+        self.emotion: list[int] = []
+        self.split: list[str] = []
+        self.names: list[str] = []
+        self.skipped: dict[str, int] = {}
+
+    def add(self, image: np.ndarray, params: Preprocessing, fer_class: str, split: str, name: str) -> None:
+        if common.is_blank(image):
+            common.count(self.skipped, "blank image")
+            return
+        index = mood_index(fer_class)
+        self.images.append(crop_whole(image, params))
+        self.emotion.append(NO_LABEL if index is None else index)
+        self.split.append(split)
+        self.names.append(name)
+
+    def faces(self, params: Preprocessing) -> FaceSet:
+        if not self.images:
+            faces = FaceSet.empty(params.input_shape)
+            faces.skipped = dict(self.skipped)
+            return faces
+        n = len(self.images)
+        missing = np.full(n, NO_LABEL)
+        return FaceSet(
+            images=np.stack(self.images),
+            emotion=np.asarray(self.emotion),
+            age=missing,
+            gender=missing,
+            race=missing,
+            split=np.asarray(self.split),
+            names=self.names,
+            skipped=dict(self.skipped),
+        )
+
+
+def _load_folder(
+    folder: Path,
+    params: Preprocessing,
+    part: str,
+    classes: tuple[str, ...],
+    limit: int | None,
+    cache_dir: str | Path | None,
+    show_progress: bool,
+) -> FaceSet:
+    files: list[tuple[str, Path]] = []
+    not_loaded = 0
+    for class_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        fer_class = class_dir.name.strip().lower()
+        images = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if fer_class in classes:
+            files.extend((fer_class, p) for p in images)
+        else:
+            not_loaded += len(images)
+    files = [files[i] for i in spread(len(files), limit)]
+    if not files:
+        raise DatasetError(f"Expected images of classes {classes} in {folder}/<class>/, found none.")
+
+    key = common.cache_key("fer-folder", [p for _, p in files], params, [part, classes])
+    cached = common.cache_path(Path(cache_dir), "fer", key) if cache_dir else None
+    faces = common.read_cache(cached) if cached else None
+    if faces is not None:
+        return faces
+
+    collector = _Collector()
+    if not_loaded:
+        collector.skipped["class not loaded"] = not_loaded
+    desc = f"FER2013 {part}"
+    for fer_class, file in common.progress(files, total=len(files), desc=desc, enabled=show_progress):
+        try:
+            image = read_image(file)
+        except InvalidImage as err:
+            logger.warning("Skipping unreadable FER2013 image %s: %s", file, err)
+            common.count(collector.skipped, "unreadable image")
+            continue
+        collector.add(image, params, fer_class, split_of(file.name, part), file.name)
+    faces = collector.faces(params)
+    _log_loaded(faces, folder)
+    if cached:
+        common.write_cache(cached, faces)
+    return faces
+
+
+def _csv_rows(csv_file: Path) -> Iterator[dict[str, str]]:
+    opener = gzip.open if csv_file.name.lower().endswith(".gz") else open
+    with opener(csv_file, "rt", newline="") as handle:  # type: ignore[operator]
+        reader = csv.DictReader(handle)
+        fields = set(reader.fieldnames or ())
+        if not {"emotion", "pixels", "Usage"} <= fields:
+            raise DatasetError(
+                f"Expected fer2013.csv columns emotion,pixels,Usage in {csv_file}, "
+                f"got {sorted(fields)}."
+            )
+        yield from reader
+
+
+def _load_csv(
+    csv_file: Path,
+    params: Preprocessing,
+    part: str,
+    classes: tuple[str, ...],
+    limit: int | None,
+    cache_dir: str | Path | None,
+    show_progress: bool,
+) -> FaceSet:
+    key = common.cache_key("fer-csv", [csv_file], params, [part, classes, limit])
+    cached = common.cache_path(Path(cache_dir), "fer", key) if cache_dir else None
+    faces = common.read_cache(cached) if cached else None
+    if faces is not None:
+        return faces
+
+    # Rows of this part and these classes first (cheap), so `limit` spreads over them.
+    rows: list[tuple[int, str, str, str]] = []
+    skipped: dict[str, int] = {}
+    for number, row in enumerate(_csv_rows(csv_file), start=1):
+        usage = (row.get("Usage") or "").strip()
+        if SPLIT_PART.get(usage) != part:
+            continue
+        try:
+            fer_class = FER_CLASSES[int(row["emotion"])]
+        except (ValueError, IndexError, TypeError):
+            common.count(skipped, "bad label")
+            continue
+        if fer_class not in classes:
+            common.count(skipped, "class not loaded")
+            continue
+        rows.append((number, fer_class, usage, row.get("pixels") or ""))
+    rows = [rows[i] for i in spread(len(rows), limit)]
+
+    collector = _Collector()
+    collector.skipped.update(skipped)
+    desc = f"FER2013 csv {part}"
+    for number, fer_class, usage, pixels in common.progress(
+        rows, total=len(rows), desc=desc, enabled=show_progress
+    ):
+        gray = gray_from_pixels(pixels)
+        if gray is None:
+            common.count(collector.skipped, "unreadable image")
+            continue
+        # Gray -> BGR with three equal channels, as read_image decodes a gray JPEG; BGR2GRAY of
+        # equal channels gives the same values back, so csv and folder crops match exactly.
+        image = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+        collector.add(image, params, fer_class, usage, f"{csv_file.name}:{number}")
+    faces = collector.faces(params)
+    _log_loaded(faces, csv_file)
+    if cached:
+        common.write_cache(cached, faces)
+    return faces
+
+
+def gray_from_pixels(pixels: str) -> np.ndarray | None:
+    """A square uint8 (S, S) image from the csv's space-separated pixels, or None if malformed."""
+    try:
+        values = np.asarray(pixels.split(), dtype=np.int64)
+    except ValueError:
+        return None
+    side = int(round(len(values) ** 0.5))
+    if side < 1 or side * side != len(values) or values.min() < 0 or values.max() > 255:
+        return None
+    return values.astype(np.uint8).reshape(side, side)
+
+
+def _log_loaded(faces: FaceSet, source: Path) -> None:
+    logger.info("Loaded %d FER2013 faces from %s; skipped %s", len(faces), source, faces.skipped)

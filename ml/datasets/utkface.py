@@ -1,0 +1,174 @@
+"""UTKFace loader (aligned and cropped 200x200 chips named ``age_gender_race_date.jpg.chip.jpg``)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ml.datasets import common
+from ml.datasets.faceset import NO_LABEL, FaceSet
+from ml.datasets.fer import spread
+from ml.errors import DatasetError, InvalidImage
+from ml.image import read_image
+from ml.preprocessing import Box, Preprocessing, face_crop
+
+logger = logging.getLogger(__name__)
+
+#: Nominal face box inside a UTKFace chip as fractions (x, y, w, h) of its width and height.
+#: Chips are aligned faces with a little context; grown by the default margin (0.1 a side) this
+#: box covers about the whole chip (slightly past the bottom edge, filled by replication), which
+#: matches FER2013's framing of forehead-to-chin with some hair (checked side by side by eye).
+UTKFACE_FACE_BOX: tuple[float, float, float, float] = (0.07, 0.09, 0.86, 0.86)
+#: Fraction of UTKFace held back for validation by default (see ``utkface_split``).
+DEFAULT_VAL_FRACTION = 0.1
+#: Oldest age accepted from a file name; larger values are treated as unparseable.
+MAX_AGE = 120
+
+# age _ gender _ [race _] rest. The race field is optional (3 files lack it); the rest (date and
+# suffix) only has to start with 8 digits, so a missing dot or a stray space does not matter.
+_NAME = re.compile(r"^\s*(?P<age>\d{1,3})_(?P<gender>[01])_(?:(?P<race>[0-4])_)?\d{8}")
+
+
+@dataclass(frozen=True)
+class UTKFaceLabels:
+    """Labels parsed from one UTKFace file name; race is -1 when the name has none."""
+
+    age: int
+    gender: int  # 0 male, 1 female
+    race: int
+
+
+def parse_utkface_name(name: str) -> UTKFaceLabels | None:
+    """Labels from a UTKFace file name, or None when the name does not follow the pattern."""
+    match = _NAME.match(name)
+    if match is None:
+        return None
+    age = int(match["age"])
+    if age > MAX_AGE:
+        return None
+    race = int(match["race"]) if match["race"] is not None else NO_LABEL
+    return UTKFaceLabels(age=age, gender=int(match["gender"]), race=race)
+
+
+def utkface_box(height: int, width: int) -> Box:
+    """``UTKFACE_FACE_BOX`` in pixels of a chip of the given size."""
+    fx, fy, fw, fh = UTKFACE_FACE_BOX
+    return (fx * width, fy * height, fw * width, fh * height)
+
+
+def held_back(name: str, val_fraction: float) -> bool:
+    """True when file ``name`` is in the held-back (validation) slice of size ``val_fraction``."""
+    digest = hashlib.sha256(Path(name).name.strip().encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64 < val_fraction
+
+
+def utkface_split(
+    names: Sequence[str], *, val_fraction: float = DEFAULT_VAL_FRACTION
+) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic (train_idx, val_idx) int64 index arrays into ``names``.
+
+    A file is held back when the first 8 bytes of the SHA-256 of its base name, read as a
+    fraction of 2**64, fall below ``val_fraction``: the same file always lands on the same side,
+    whatever the order, the other files, the seed or the machine. Byte-identical images stored
+    under different names may still fall on both sides.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}.")
+    mask = np.asarray([held_back(name, val_fraction) for name in names], dtype=bool)
+    return np.flatnonzero(~mask), np.flatnonzero(mask)
+
+
+def list_utkface(folder: Path) -> list[Path]:
+    """UTKFace image files in ``folder`` (or one level below), sorted by name."""
+    if not folder.is_dir():
+        raise DatasetError(f"Expected a UTKFace folder of *.jpg chips, got {folder}.")
+    # `*.jpg`, not `*.jpg.chip.jpg`: a few names lack the dot before `jpg.chip.jpg`.
+    files = sorted(p for p in folder.glob("*.jpg") if p.is_file())
+    if not files:
+        files = sorted(p for p in folder.glob("*/*.jpg") if p.is_file())
+    if not files:
+        raise DatasetError(f"Expected UTKFace *.jpg chips in {folder}, found none.")
+    return files
+
+
+def load_utkface(
+    path: str | Path,
+    params: Preprocessing,
+    *,
+    val_fraction: float = DEFAULT_VAL_FRACTION,
+    limit: int | None = None,
+    cache_dir: str | Path | None = None,
+    show_progress: bool = True,
+) -> FaceSet:
+    """Load UTKFace as face crops with age, gender and race labels.
+
+    Args:
+        path: folder of ``*.jpg`` chips (or a folder holding one such folder).
+        params: preprocessing; each chip is cropped at ``UTKFACE_FACE_BOX`` by ``face_crop``.
+        val_fraction: the ``split`` field says "val" for the slice ``utkface_split`` holds back.
+        limit: load at most this many images, evenly spread over the sorted file list.
+        cache_dir: folder for the decoded-crop cache, or None for no cache.
+        show_progress: show a tqdm bar on stderr while decoding.
+
+    Returns:
+        A ``FaceSet`` (emotion -1). Unparseable names, unreadable and blank images are skipped
+        and counted in ``skipped``.
+    """
+    files = list_utkface(Path(path))
+    files = [files[i] for i in spread(len(files), limit)]
+    key = common.cache_key("utkface", files, params, [val_fraction])
+    cached = common.cache_path(Path(cache_dir), "utkface", key) if cache_dir else None
+    faces = common.read_cache(cached) if cached else None
+    if faces is not None:
+        return faces
+
+    images: list[np.ndarray] = []
+    labels: list[UTKFaceLabels] = []
+    names: list[str] = []
+    skipped: dict[str, int] = {}
+    for file in common.progress(files, total=len(files), desc="UTKFace", enabled=show_progress):
+        parsed = parse_utkface_name(file.name)
+        if parsed is None:
+            logger.warning("Skipping UTKFace file with an unparseable name: %s", file.name)
+            common.count(skipped, "unparseable name")
+            continue
+        try:
+            image = read_image(file)
+        except InvalidImage as err:
+            logger.warning("Skipping unreadable UTKFace image %s: %s", file, err)
+            common.count(skipped, "unreadable image")
+            continue
+        if common.is_blank(image):
+            common.count(skipped, "blank image")
+            continue
+        images.append(face_crop(image, utkface_box(*image.shape[:2]), params))
+        labels.append(parsed)
+        names.append(file.name)
+
+    if images:
+        _, val_idx = utkface_split(names, val_fraction=val_fraction)
+        split = np.full(len(names), "train", dtype="<U5")
+        split[val_idx] = "val"
+        faces = FaceSet(
+            images=np.stack(images),
+            emotion=np.full(len(names), NO_LABEL),
+            age=np.asarray([label.age for label in labels]),
+            gender=np.asarray([label.gender for label in labels]),
+            race=np.asarray([label.race for label in labels]),
+            split=split,
+            names=names,
+            skipped=skipped,
+        )
+    else:
+        faces = FaceSet.empty(params.input_shape)
+        faces.skipped = skipped
+    logger.info("Loaded %d UTKFace faces from %s; skipped %s", len(faces), path, faces.skipped)
+    if cached:
+        common.write_cache(cached, faces)
+    return faces
