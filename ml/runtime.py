@@ -131,3 +131,29 @@ class KerasRunner(ModelRunner):
         with self._lock:  # Keras's predict function state is not safe to share across threads
             outputs = self.model.predict_on_batch(batch)
         return {name: np.asarray(outputs[name], dtype=np.float32) for name in OUTPUT_NAMES}
+
+
+RUNTIMES: tuple[str, ...] = ("auto", "int8", "fp32", "keras")
+_RUNTIME_FILES = {"int8": "model_int8.tflite", "fp32": "model_fp32.tflite", "keras": "model.keras"}
+
+
+def load_runner(
+    model_dir: str | Path, runtime: str = "auto", *, threads: int = DEFAULT_THREADS
+) -> ModelRunner:
+    """The runner for an export folder: "auto" takes int8 TFLite, else fp32, else Keras.
+
+    Raises:
+        ValueError: unknown ``runtime``.
+        ModelNotFound: the requested file (for "auto": any of them) is missing.
+    """
+    if runtime not in RUNTIMES:
+        raise ValueError(f"Expected runtime in {RUNTIMES}, got {runtime!r}.")
+    folder = Path(model_dir)
+    order = ("int8", "fp32", "keras") if runtime == "auto" else (runtime,)
+    for kind in order:
+        path = folder / _RUNTIME_FILES[kind]
+        if path.is_file():
+            logger.info("Model runtime: %s (%s)", kind, path)
+            return KerasRunner(path) if kind == "keras" else TFLiteRunner(path, threads=threads)
+    expected = " or ".join(_RUNTIME_FILES[kind] for kind in order)
+    raise ModelNotFound(f"Expected {expected} in {folder.resolve()}, found none.")

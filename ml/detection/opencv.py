@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from pathlib import Path
 
 import cv2
@@ -37,6 +38,7 @@ class OpenCVDetector(FaceDetector):
         equalize: bool = True,
         score_center: float = 2.0,
         score_scale: float = 1.0,
+        min_score: float = 0.5,
         cascade: str | Path = DEFAULT_CASCADE,
     ) -> None:
         """Load the cascade.
@@ -49,6 +51,8 @@ class OpenCVDetector(FaceDetector):
             equalize: equalise the gray histogram first (helps under-exposed webcams).
             score_center: final-stage weight that maps to score 0.5.
             score_scale: weight units per logistic unit.
+            min_score: detections scoring below this are dropped (0.5: weight < score_center;
+                drops the weak textured-background hits that survive ``min_neighbors``).
             cascade: file name in ``cv2.data.haarcascades`` or a path to a cascade XML.
         """
         if scale_factor <= 1.0:
@@ -58,9 +62,9 @@ class OpenCVDetector(FaceDetector):
         path = Path(cascade)
         if not path.is_file():
             path = Path(cv2.data.haarcascades) / str(cascade)
-        self._classifier = cv2.CascadeClassifier(str(path))
-        if self._classifier.empty():
-            raise FileNotFoundError(f"Expected an OpenCV cascade XML at {path}, could not load it.")
+        self.cascade_path = path
+        self._local = threading.local()
+        self._classifier()  # fail early on a bad cascade, in the loading thread
         self.max_side = int(max_side)
         self.scale_factor = float(scale_factor)
         self.min_neighbors = int(min_neighbors)
@@ -68,6 +72,7 @@ class OpenCVDetector(FaceDetector):
         self.equalize = bool(equalize)
         self.score_center = float(score_center)
         self.score_scale = float(score_scale)
+        self.min_score = float(min_score)
 
     def detect(self, image_bgr: np.ndarray) -> list[DetectedFace]:
         """Faces in a uint8 BGR (H, W, 3) or gray (H, W) image, best score first; no landmarks."""
@@ -76,7 +81,7 @@ class OpenCVDetector(FaceDetector):
         if self.equalize:
             gray = cv2.equalizeHist(gray)
         min_side = max(1, round(min(gray.shape[:2]) * self.min_face_fraction))
-        boxes, _levels, weights = self._classifier.detectMultiScale3(
+        boxes, _levels, weights = self._classifier().detectMultiScale3(
             gray,
             scaleFactor=self.scale_factor,
             minNeighbors=self.min_neighbors,
@@ -90,7 +95,20 @@ class OpenCVDetector(FaceDetector):
             )
             for box, weight in zip(boxes, np.ravel(weights), strict=True)
         ]
-        return sorted(faces, key=lambda face: face.score, reverse=True)
+        kept = [face for face in faces if face.score >= self.min_score]
+        return sorted(kept, key=lambda face: face.score, reverse=True)
+
+    def _classifier(self) -> cv2.CascadeClassifier:
+        """This thread's cascade: a CascadeClassifier must not be shared by threads."""
+        classifier = getattr(self._local, "classifier", None)
+        if classifier is None:
+            classifier = cv2.CascadeClassifier(str(self.cascade_path))
+            if classifier.empty():
+                raise FileNotFoundError(
+                    f"Expected an OpenCV cascade XML at {self.cascade_path}, could not load it."
+                )
+            self._local.classifier = classifier
+        return classifier
 
     def _score(self, weight: float) -> float:
         """Final-stage weight squashed to [0, 1]."""
