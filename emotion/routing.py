@@ -1,1 +1,7 @@
-websocket_urlpatterns: list = []
+"""Websocket routes of the emotion app."""
+
+from django.urls import path
+
+from emotion.consumers import MoodConsumer
+
+websocket_urlpatterns = [path("ws/mood/", MoodConsumer.as_asgi())]

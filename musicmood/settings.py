@@ -167,6 +167,10 @@ MOOD_MIN_DWELL_SECONDS = env.float("MOOD_MIN_DWELL_SECONDS", 2.0)
 MOOD_SWITCH_MARGIN = env.float("MOOD_SWITCH_MARGIN", 0.15)
 MOOD_MIN_CONFIDENCE = env.float("MOOD_MIN_CONFIDENCE", 0.4)
 MOOD_ABSENCE_SECONDS = env.float("MOOD_ABSENCE_SECONDS", 3.0)
+#: The age band changes only when the smoothed age is this many years past the band's edge.
+MOOD_AGE_MARGIN_YEARS = env.float("MOOD_AGE_MARGIN_YEARS", 2.0)
+#: The gender changes only when the smoothed p(female) is this far past one half.
+MOOD_GENDER_MARGIN = env.float("MOOD_GENDER_MARGIN", 0.1)
 
 # --- Music ----------------------------------------------------------------------------------
 SPOTIFY_ENABLED = env.bool("SPOTIFY_ENABLED", False)
@@ -179,6 +183,12 @@ SPOTIFY_MARKET = env.str("SPOTIFY_MARKET", "US")
 SPOTIFY_TIMEOUT_SECONDS = env.float("SPOTIFY_TIMEOUT_SECONDS", 5.0)
 SPOTIFY_RETRIES = env.int("SPOTIFY_RETRIES", 2)
 PLAYLIST_CACHE_SECONDS = env.int("PLAYLIST_CACHE_SECONDS", 6 * 3600)
+SPOTIFY_SEARCH_PAGE_SIZE = min(env.int("SPOTIFY_SEARCH_PAGE_SIZE", 10), 10)  # dev-mode cap, 2026
+SPOTIFY_RETRY_AFTER_MAX_SECONDS = env.float("SPOTIFY_RETRY_AFTER_MAX_SECONDS", 10.0)
+PLAYLIST_MAX_TRACKS = env.int("PLAYLIST_MAX_TRACKS", 30)
+PLAYLIST_DEFAULT_MOOD = env.str("PLAYLIST_DEFAULT_MOOD", "neutral")
+PLAYLIST_HISTORY_SECONDS = env.int("PLAYLIST_HISTORY_SECONDS", 4 * 3600)
+PLAYLIST_HISTORY_MAX = env.int("PLAYLIST_HISTORY_MAX", 500)
 if SPOTIFY_ENABLED and not (SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET):
     raise ImproperlyConfigured(
         "SPOTIFY_ENABLED is on but SPOTIFY_CLIENT_ID or SPOTIFY_CLIENT_SECRET is empty. "

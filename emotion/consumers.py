@@ -1,0 +1,191 @@
+"""The ``/ws/mood/`` websocket: frames in, analyses and moods out.
+
+An interface only: it checks each message's size, type, rate and whether a frame is already in
+analysis, hands accepted frames to ``emotion.services``, and shapes the replies. It never
+decodes an image and never imports the model runtime. The protocol (message types, error codes,
+close codes) is documented in README.md, "The websocket protocol".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from emotion import services
+from emotion.errors import AnalysisUnavailable
+from emotion.limits import ErrorWindow, TokenBucket
+
+logger = logging.getLogger(__name__)
+
+#: Close code sent after WS_MAX_ERRORS client errors within WS_ERROR_WINDOW_SECONDS
+#: (4000-4999 is for applications; 4008 echoes 1008 "policy violation").
+CLOSE_TOO_MANY_ERRORS = 4008
+
+#: The first bytes of the two accepted image types; anything else is refused unread.
+IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+
+#: Error codes caused by the client: they count towards WS_MAX_ERRORS. Server-side failures
+#: (analysis_failed, analysis_timeout, analysis_unavailable, model_unavailable) do not.
+CLIENT_ERRORS = frozenset(
+    {"frame_too_large", "not_an_image", "text_not_allowed", "rate_limited", "busy"}
+)
+
+
+class MoodConsumer(AsyncWebsocketConsumer):
+    """One listener's socket; the mood smoothing state lives here, in memory only."""
+
+    async def connect(self) -> None:
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        self.demographics = query.get("demographics", ["1"])[-1] not in ("0", "false", "off")
+        self.frame_counter = 0
+        self.in_flight: int | None = None
+        self.received_at = 0.0
+        self.timer: asyncio.Task | None = None
+        self.mood_state = services.mood_state_new()
+        self.bucket = TokenBucket(
+            rate=settings.FRAME_RATE_PER_SECOND, burst=settings.FRAME_RATE_BURST
+        )
+        self.client_errors = ErrorWindow(
+            limit=settings.WS_MAX_ERRORS, seconds=settings.WS_ERROR_WINDOW_SECONDS
+        )
+        self.closing = False
+        await self.accept()
+        services.analysis_warm_up()
+
+    async def disconnect(self, code: int) -> None:
+        self.closing = True
+        self._stop_timer()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            return
+        now = time.monotonic()
+        if bytes_data is None:
+            await self.send_error(
+                "text_not_allowed",
+                "Expected a binary message holding a JPEG or PNG frame, got a text message.",
+            )
+        elif len(bytes_data) > settings.FRAME_MAX_BYTES:
+            await self.send_error(
+                "frame_too_large",
+                f"Expected a frame of at most {settings.FRAME_MAX_BYTES} bytes, "
+                f"got {len(bytes_data)} bytes.",
+            )
+        elif not bytes_data.startswith(IMAGE_SIGNATURES):
+            await self.send_error(
+                "not_an_image",
+                f"Expected a JPEG or PNG frame, got {len(bytes_data)} bytes of something else.",
+            )
+        elif not self.bucket.allow(now):
+            await self.send_error(
+                "rate_limited",
+                f"Expected at most {settings.FRAME_RATE_PER_SECOND:g} frames a second; "
+                "this frame was dropped.",
+            )
+        elif self.in_flight is not None:
+            await self.send_error(
+                "busy",
+                "The previous frame is still in analysis; this frame was dropped. "
+                "Wait for its reply before sending the next.",
+            )
+        else:
+            await self._submit(bytes_data, now)
+
+    async def _submit(self, data: bytes, now: float) -> None:
+        self.frame_counter += 1
+        frame_no = self.frame_counter
+        self.in_flight, self.received_at = frame_no, now
+        try:
+            await services.analysis_submit(
+                channel_name=self.channel_name, frame_no=frame_no, data=data
+            )
+        except AnalysisUnavailable as err:
+            self.in_flight = None
+            await self.send_error(err.code, err.message, frame=frame_no)
+            return
+        self.timer = asyncio.ensure_future(self._expire(frame_no))
+
+    async def _expire(self, frame_no: int) -> None:
+        await asyncio.sleep(settings.ANALYSIS_TIMEOUT_SECONDS)
+        if self.in_flight == frame_no and not self.closing:
+            self.in_flight, self.timer = None, None
+            await self.send_error(
+                "analysis_timeout",
+                f"The analysis of frame {frame_no} took longer than "
+                f"{settings.ANALYSIS_TIMEOUT_SECONDS:g} s; it was abandoned.",
+                frame=frame_no,
+            )
+
+    def _stop_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    async def frame_analysed(self, event: dict[str, Any]) -> None:
+        """Channel-layer handler: a frame's result, from the thread pool or a worker."""
+        if self.closing or event.get("frame") != self.in_flight:
+            return  # a late result for a frame already reported as timed out
+        self._stop_timer()
+        self.in_flight = None
+        if not event.get("ok"):
+            await self.send_error(event["code"], event["message"], frame=event["frame"])
+            return
+        now = time.monotonic()
+        try:
+            analysis = event["analysis"]
+            await self.send_json(self._analysis_message(event, analysis, now))
+            change = services.mood_update(state=self.mood_state, analysis=analysis, now=now)
+        except Exception:
+            # Process boundary: a malformed result must cost one frame, not the socket.
+            logger.exception("Could not handle the result of frame %s", event.get("frame"))
+            await self.send_error("analysis_failed", "The analysis of this frame failed.")
+            return
+        if change is not None:
+            mood = change.to_dict()
+            if not self.demographics:
+                mood["age_band"] = mood["gender"] = None
+            await self.send_json({"type": "mood", **mood})
+
+    def _analysis_message(self, event: dict, analysis: dict, now: float) -> dict[str, Any]:
+        faces = analysis["faces"]
+        if not self.demographics:
+            faces = [{**face, "age": None, "age_band": None, "gender": None} for face in faces]
+        return {
+            "type": "analysis",
+            "frame": event["frame"],
+            "width": analysis["width"],
+            "height": analysis["height"],
+            "faces": faces,
+            "ms": round((now - self.received_at) * 1000.0, 1),
+            "analysis_ms": event.get("ms"),
+        }
+
+    async def send_json(self, content: dict[str, Any]) -> None:
+        """Send one JSON text message."""
+        await self.send(text_data=json.dumps(content, separators=(",", ":")))
+
+    async def send_error(self, code: str, message: str, *, frame: int | None = None) -> None:
+        """Send an ``error`` message; close the socket when the client keeps erring."""
+        error: dict[str, Any] = {"type": "error", "code": code, "message": message}
+        if frame is not None:
+            error["frame"] = frame
+        await self.send_json(error)
+        if code in CLIENT_ERRORS and self.client_errors.record(time.monotonic()):
+            self.closing = True
+            self._stop_timer()
+            await self.send_json(
+                {
+                    "type": "error",
+                    "code": "too_many_errors",
+                    "message": f"{settings.WS_MAX_ERRORS} errors within "
+                    f"{settings.WS_ERROR_WINDOW_SECONDS:g} s; closing the connection.",
+                }
+            )
+            await self.close(code=CLOSE_TOO_MANY_ERRORS)

@@ -1,0 +1,10 @@
+"""Exceptions of the emotion app."""
+
+
+class AnalysisUnavailable(Exception):
+    """Frames cannot be analysed now: no model, or no reachable analysis queue."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message

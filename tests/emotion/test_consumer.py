@@ -1,0 +1,217 @@
+"""The /ws/mood/ websocket on the real ASGI app, analysing with a real tiny model in-process."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from emotion import services
+from emotion.consumers import CLOSE_TOO_MANY_ERRORS
+from tests.conftest import TINY_MODEL_MOOD
+
+ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+REPLY_TIMEOUT = 30  # the first frame may wait for the model to load
+
+
+@pytest.fixture
+def inline(settings, tiny_model_dir):
+    """Embedded mode with the tiny model, a quick mood and generous limits."""
+    settings.ANALYSIS_MODE = "inline"
+    settings.MUSICMOOD_MODEL = str(tiny_model_dir)
+    settings.FACE_DETECTOR = "opencv"
+    settings.ANALYSIS_TIMEOUT_SECONDS = 30.0
+    settings.MOOD_MIN_DWELL_SECONDS = 0.0
+    settings.FRAME_RATE_PER_SECOND = 100.0
+    settings.FRAME_RATE_BURST = 100
+    settings.WS_MAX_ERRORS = 50
+    return settings
+
+
+async def connect(path: str = "/ws/mood/", origin=ORIGIN) -> WebsocketCommunicator:
+    from musicmood.asgi import application
+
+    communicator = WebsocketCommunicator(application, path, headers=[origin])
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected
+    return communicator
+
+
+async def receive(communicator: WebsocketCommunicator, timeout: float = REPLY_TIMEOUT) -> dict:
+    return await communicator.receive_json_from(timeout=timeout)
+
+
+async def expect_analysis(communicator, frame: bytes) -> dict:
+    await communicator.send_to(bytes_data=frame)
+    reply = await receive(communicator)
+    assert reply["type"] == "analysis", reply
+    return reply
+
+
+async def test_a_socket_from_an_allowed_origin_gets_an_analysis_and_a_mood(inline, astronaut_jpeg):
+    communicator = await connect()
+    reply = await expect_analysis(communicator, astronaut_jpeg)
+    assert reply["frame"] == 1
+    assert (reply["width"], reply["height"]) == (512, 512)
+    assert len(reply["faces"]) == 1
+    face = reply["faces"][0]
+    assert set(face) == {"box", "score", "emotion", "age", "age_band", "gender"}
+    assert max(face["emotion"], key=face["emotion"].get) == TINY_MODEL_MOOD
+    assert reply["ms"] > 0
+    mood = await receive(communicator)
+    assert mood["type"] == "mood"
+    assert mood["mood"] == TINY_MODEL_MOOD
+    assert mood["faces"] == 1
+    assert mood["confidence"] > 0.5
+    assert mood["age_band"] and mood["gender"] in ("female", "male")
+    await communicator.disconnect()
+
+
+async def test_a_socket_from_another_origin_is_refused(inline):
+    from musicmood.asgi import application
+
+    communicator = WebsocketCommunicator(
+        application, "/ws/mood/", headers=[(b"origin", b"https://evil.example.com")]
+    )
+    connected, _ = await communicator.connect(timeout=5)
+    assert not connected
+
+
+async def test_oversized_frame_is_rejected_and_socket_stays_open(inline, astronaut_jpeg):
+    inline.FRAME_MAX_BYTES = 1000
+    communicator = await connect()
+    await communicator.send_to(bytes_data=b"\xff\xd8\xff" + b"\0" * 2000)
+    error = await receive(communicator)
+    assert error["type"] == "error" and error["code"] == "frame_too_large"
+    assert "1000" in error["message"]
+    inline.FRAME_MAX_BYTES = 512 * 1024
+    await expect_analysis(communicator, astronaut_jpeg)
+    await communicator.disconnect()
+
+
+async def test_bytes_that_are_not_an_image_are_rejected_and_socket_stays_open(
+    inline, astronaut_jpeg
+):
+    communicator = await connect()
+    await communicator.send_to(bytes_data=b"GIF89a not what we take")
+    error = await receive(communicator)
+    assert error["code"] == "not_an_image"
+    # A JPEG signature on garbage passes the consumer's cheap check; the decoder refuses it.
+    await communicator.send_to(bytes_data=b"\xff\xd8\xff\xe0" + b"garbage" * 50)
+    error = await receive(communicator)
+    assert error["type"] == "error" and error["code"] == "not_an_image"
+    await expect_analysis(communicator, astronaut_jpeg)
+    await communicator.disconnect()
+
+
+async def test_a_text_message_is_rejected_and_socket_stays_open(inline, astronaut_jpeg):
+    communicator = await connect()
+    await communicator.send_to(text_data='{"demographics": false}')
+    error = await receive(communicator)
+    assert error["code"] == "text_not_allowed"
+    await expect_analysis(communicator, astronaut_jpeg)
+    await communicator.disconnect()
+
+
+async def test_a_frame_sent_during_analysis_is_dropped_not_queued(inline, astronaut_jpeg):
+    communicator = await connect()
+    await expect_analysis(communicator, astronaut_jpeg)  # model loaded
+    await receive(communicator)  # the mood
+    await communicator.send_to(bytes_data=astronaut_jpeg)
+    await communicator.send_to(bytes_data=astronaut_jpeg)
+    first, second = await receive(communicator), await receive(communicator)
+    assert first == {**first, "type": "error", "code": "busy"}
+    assert second["type"] == "analysis" and second["frame"] == 2
+    assert await communicator.receive_nothing(timeout=0.5)  # the dropped frame never comes
+    await communicator.disconnect()
+
+
+async def test_frames_beyond_the_rate_limit_are_refused(inline, astronaut_jpeg):
+    inline.FRAME_RATE_PER_SECOND = 0.1
+    inline.FRAME_RATE_BURST = 2
+    communicator = await connect()
+    await expect_analysis(communicator, astronaut_jpeg)
+    await receive(communicator)  # the mood
+    await expect_analysis(communicator, astronaut_jpeg)
+    await communicator.send_to(bytes_data=astronaut_jpeg)
+    error = await receive(communicator)
+    assert error["code"] == "rate_limited"
+    await communicator.disconnect()
+
+
+async def test_sustained_abuse_closes_the_socket_with_the_documented_code(inline):
+    inline.WS_MAX_ERRORS = 5
+    communicator = await connect()
+    codes = []
+    for _ in range(5):
+        await communicator.send_to(text_data="hello")
+        codes.append((await receive(communicator, timeout=5))["code"])
+    assert codes == ["text_not_allowed"] * 5
+    final = await receive(communicator, timeout=5)
+    assert final["code"] == "too_many_errors"
+    closed = await communicator.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": CLOSE_TOO_MANY_ERRORS}
+
+
+async def test_an_analysis_that_raises_gives_an_error_and_the_consumer_survives(
+    inline, astronaut_jpeg, monkeypatch
+):
+    communicator = await connect()
+    await expect_analysis(communicator, astronaut_jpeg)
+    analyzer = await asyncio.to_thread(services.analyzer_get)
+
+    def broken_detector(image):
+        raise RuntimeError("detector crashed")
+
+    monkeypatch.setattr(analyzer.detector, "detect", broken_detector)
+    await communicator.send_to(bytes_data=astronaut_jpeg)
+    messages = [await receive(communicator), await receive(communicator)]
+    error = next(m for m in messages if m["type"] == "error")
+    assert error["code"] == "analysis_failed"
+    assert "crashed" not in error["message"]  # no internals sent to the browser
+    monkeypatch.undo()
+    await expect_analysis(communicator, astronaut_jpeg)
+    await communicator.disconnect()
+
+
+async def test_an_analysis_slower_than_the_timeout_gives_an_error_and_the_next_frame_works(
+    inline, astronaut_jpeg
+):
+    communicator = await connect()
+    await expect_analysis(communicator, astronaut_jpeg)
+    await receive(communicator)  # the mood
+    inline.ANALYSIS_TIMEOUT_SECONDS = 0.001
+    await communicator.send_to(bytes_data=astronaut_jpeg)
+    error = await receive(communicator)
+    assert error["code"] == "analysis_timeout"
+    assert await communicator.receive_nothing(timeout=1.0)  # the late result is dropped
+    inline.ANALYSIS_TIMEOUT_SECONDS = 30.0
+    reply = await expect_analysis(communicator, astronaut_jpeg)
+    assert reply["frame"] == 3
+    await communicator.disconnect()
+
+
+async def test_a_missing_model_says_analysis_is_unavailable_and_socket_stays_open(
+    inline, tmp_path
+):
+    inline.MUSICMOOD_MODEL = str(tmp_path / "no-model-here")
+    communicator = await connect()
+    await communicator.send_to(bytes_data=b"\xff\xd8\xff\xe0 a frame")
+    error = await receive(communicator, timeout=5)
+    assert error["type"] == "error" and error["code"] == "model_unavailable"
+    await communicator.send_to(bytes_data=b"\xff\xd8\xff\xe0 a frame")
+    assert (await receive(communicator, timeout=5))["code"] == "model_unavailable"
+    await communicator.disconnect()
+
+
+async def test_with_demographics_switched_off_no_age_or_gender_is_sent(inline, astronaut_jpeg):
+    communicator = await connect("/ws/mood/?demographics=0")
+    reply = await expect_analysis(communicator, astronaut_jpeg)
+    face = reply["faces"][0]
+    assert face["age"] is None and face["age_band"] is None and face["gender"] is None
+    assert face["emotion"]
+    mood = await receive(communicator)
+    assert mood["mood"] == TINY_MODEL_MOOD
+    assert mood["age_band"] is None and mood["gender"] is None
+    await communicator.disconnect()
