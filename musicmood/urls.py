@@ -3,5 +3,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("playlists/", include("playlists.urls")),
     path("", include("emotion.urls")),
 ]
