@@ -1,0 +1,83 @@
+"""Scaled-out mode for real: daphne and a Celery worker, talking through Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import redis
+import websockets
+
+from tests.conftest import REDIS_URL_TEST, TINY_MODEL_MOOD
+from tests.processes import celery_worker, daphne_server, site_env
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
+
+
+@pytest.fixture
+def clean_redis():
+    """Redis db REDIS_URL_TEST, flushed before and after."""
+    client = redis.Redis.from_url(REDIS_URL_TEST)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.fail(f"Redis does not answer at {REDIS_URL_TEST}; `make redis` starts one.")
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+async def send_frame(url: str, frame: bytes) -> list[dict]:
+    ws_url = url.replace("http://", "ws://") + "/ws/mood/"
+    async with websockets.connect(ws_url, origin=url, open_timeout=10) as ws:
+        await ws.send(frame)
+        messages = [json.loads(await asyncio.wait_for(ws.recv(), 60))]
+        if messages[0]["type"] == "analysis":
+            messages.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+        return messages
+
+
+def test_a_frame_is_analysed_by_a_celery_worker_and_returns_through_redis(
+    clean_redis, tiny_model_dir, astronaut_jpeg, tmp_path
+):
+    env = site_env(
+        REDIS_URL=REDIS_URL_TEST,
+        MUSICMOOD_MODEL=str(tiny_model_dir),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        MOOD_MIN_DWELL_SECONDS="0",
+    )
+    with (
+        celery_worker(env, tmp_path / "worker.log"),
+        daphne_server(env, tmp_path / "daphne.log") as url,
+    ):
+        analysis, mood = asyncio.run(send_frame(url, astronaut_jpeg))
+    assert analysis["type"] == "analysis", analysis
+    assert len(analysis["faces"]) == 1
+    assert analysis["faces"][0]["box"][2] > 50
+    assert mood["type"] == "mood" and mood["mood"] == TINY_MODEL_MOOD
+    worker_log = (tmp_path / "worker.log").read_text()
+    assert "emotion.analyse_frame" in worker_log
+    # The web process never loaded the model: it ran in the worker.
+    assert "Loaded model" not in (tmp_path / "daphne.log").read_text()
+    assert "Loaded model" in worker_log
+
+
+def test_a_frame_sent_while_the_broker_is_down_gets_an_error_not_a_crash(
+    tiny_model_dir, astronaut_jpeg, tmp_path
+):
+    from tests.processes import free_port
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    env = site_env(
+        REDIS_URL=REDIS_URL_TEST,
+        CELERY_BROKER_URL=dead,
+        MUSICMOOD_MODEL=str(tiny_model_dir),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    )
+    with daphne_server(env, tmp_path / "daphne.log") as url:
+        first = asyncio.run(send_frame(url, astronaut_jpeg))
+        again = asyncio.run(send_frame(url, astronaut_jpeg))
+    assert first[0] == {**first[0], "type": "error", "code": "analysis_unavailable"}
+    assert again[0]["code"] == "analysis_unavailable"
