@@ -1,0 +1,249 @@
+"""Evaluating an exported model on FER2013 (emotion) and UTKFace (age, gender).
+
+Faces are loaded with ``ml.datasets`` using the export's own preprocessing, then run through the
+same runner serving uses, in batches. Run as ``python -m ml.evaluate --model DIR --fer DIR`` or
+``python manage.py evaluate_model``; ``--json FILE`` writes the nested results described in
+``evaluate``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ml.datasets import FaceSet, load_fer, load_utkface
+from ml.export import load_metadata
+from ml.labels import MOODS
+from ml.metrics import evaluate_predictions
+from ml.preprocessing import Preprocessing, to_model_input
+from ml.runtime import DEFAULT_THREADS, RUNTIMES, ModelRunner, load_runner
+
+logger = logging.getLogger(__name__)
+
+#: Faces per runner call while evaluating.
+EVAL_BATCH_SIZE = 256
+UTKFACE_SPLITS: tuple[str, ...] = ("all", "train", "val")
+#: UTKFace's race codes, for the printed table.
+UTKFACE_RACES: tuple[str, ...] = ("white", "black", "asian", "indian", "other")
+
+
+def predict_faces(
+    runner: ModelRunner, faces: FaceSet, params: Preprocessing, *, batch_size: int = EVAL_BATCH_SIZE
+) -> dict[str, np.ndarray]:
+    """Run uint8 crops (N, S, S, C) through ``runner`` in batches: outputs by name, N rows."""
+    parts: dict[str, list[np.ndarray]] = {"emotion": [], "age": [], "gender": []}
+    for start in range(0, len(faces), batch_size):
+        out = runner.predict(to_model_input(faces.images[start : start + batch_size], params))
+        for name in parts:
+            parts[name].append(out[name])
+    if not parts["emotion"]:
+        return {"emotion": np.zeros((0, len(MOODS))), "age": np.zeros((0, 1)), "gender": np.zeros((0, 1))}
+    return {name: np.concatenate(chunks) for name, chunks in parts.items()}
+
+
+def _emotion_metrics(faces: FaceSet, out: dict[str, np.ndarray]) -> dict[str, Any]:
+    """n, accuracy, macro_f1, recall per mood and confusion (rows true, MOODS order)."""
+    m = evaluate_predictions(
+        emotion_true=faces.emotion,
+        emotion_prob=out["emotion"],
+        age_true=np.full(len(faces), -1.0),
+        age_pred=out["age"],
+        gender_true=np.full(len(faces), -1.0),
+        gender_prob=out["gender"],
+    )
+    return {
+        "n": m["mood_count"],
+        "accuracy": m["mood_accuracy"],
+        "macro_f1": m["mood_macro_f1"],
+        "recall": m["mood_recall"],
+        "confusion": m["confusion"],
+    }
+
+
+def _demographic_metrics(faces: FaceSet, out: dict[str, np.ndarray]) -> dict[str, Any]:
+    """n, age_mae, gender_accuracy and age MAE by decade for UTKFace-labelled faces."""
+    m = evaluate_predictions(
+        emotion_true=np.full(len(faces), -1),
+        emotion_prob=out["emotion"],
+        age_true=faces.age,
+        age_pred=out["age"],
+        gender_true=faces.gender,
+        gender_prob=out["gender"],
+    )
+    decades = m["age_mae_by_decade"] or {}
+    return {
+        "n": len(faces),
+        "age_mae": m["age_mae"],
+        "gender_accuracy": m["gender_accuracy"],
+        "by_decade": {
+            name: {"n": int(v["count"]), "age_mae": v["mae"]} for name, v in decades.items()
+        },
+    }
+
+
+def evaluate_fer(
+    runner: ModelRunner, path: str | Path, params: Preprocessing, *, limit: int | None = None,
+    cache_dir: str | Path | None = None, show_progress: bool = False,
+) -> dict[str, Any]:
+    """Emotion metrics on every mood-class image of FER2013's test part, also per split."""
+    faces = load_fer(
+        path, params, part="test", limit=limit, cache_dir=cache_dir, show_progress=show_progress
+    )
+    faces = faces.subset(np.flatnonzero(faces.emotion >= 0))
+    out = predict_faces(runner, faces, params)
+    result = _emotion_metrics(faces, out)
+    splits = sorted(set(faces.split.tolist()))
+    if len(splits) > 1:
+        result["splits"] = {}
+        for split in splits:
+            index = np.flatnonzero(faces.split == split)
+            part = faces.subset(index)
+            result["splits"][split] = _emotion_metrics(part, {k: v[index] for k, v in out.items()})
+    return result
+
+
+def evaluate_utkface(
+    runner: ModelRunner, path: str | Path, params: Preprocessing, *, split: str = "all",
+    limit: int | None = None, cache_dir: str | Path | None = None, show_progress: bool = False,
+) -> dict[str, Any]:
+    """Age MAE and gender accuracy on UTKFace, overall, by race (0..4) and by decade."""
+    if split not in UTKFACE_SPLITS:
+        raise ValueError(f"Expected a UTKFace split in {UTKFACE_SPLITS}, got {split!r}.")
+    faces = load_utkface(path, params, limit=limit, cache_dir=cache_dir, show_progress=show_progress)
+    if split != "all":
+        faces = faces.subset(np.flatnonzero(faces.split == split))
+    out = predict_faces(runner, faces, params)
+    result = _demographic_metrics(faces, out)
+    result["split"] = split
+    result["by_race"] = {}
+    for race in range(len(UTKFACE_RACES)):
+        index = np.flatnonzero(faces.race == race)
+        if len(index):
+            part = _demographic_metrics(faces.subset(index), {k: v[index] for k, v in out.items()})
+            part.pop("by_decade")
+            result["by_race"][str(race)] = {"name": UTKFACE_RACES[race], **part}
+    return result
+
+
+def evaluate(
+    model_dir: str | Path,
+    *,
+    fer: str | Path | None = None,
+    utkface: str | Path | None = None,
+    utkface_split: str = "all",
+    runtime: str = "auto",
+    threads: int = DEFAULT_THREADS,
+    limit: int | None = None,
+    cache_dir: str | Path | None = None,
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """Evaluate an export; returns {"model", "runtime", "fer": {...}, "utkface": {...}}.
+
+    ``fer``: n, accuracy, macro_f1, recall.<mood>, confusion (rows true, columns predicted,
+    ``MOODS`` order) and, where several splits are present, splits.<split>.<same keys>.
+    ``utkface``: n, age_mae, gender_accuracy, by_race.<0..4>.{name, n, age_mae,
+    gender_accuracy}, by_decade.<"20-29">.{n, age_mae}.
+    """
+    if fer is None and utkface is None:
+        raise ValueError("Nothing to evaluate: give a FER2013 folder, a UTKFace folder or both.")
+    metadata = load_metadata(model_dir)
+    runner = load_runner(model_dir, runtime, threads=threads)
+    params = metadata.preprocessing
+    results: dict[str, Any] = {"model": str(model_dir), "runtime": runner.name, "moods": list(MOODS)}
+    if fer is not None:
+        results["fer"] = evaluate_fer(
+            runner, fer, params, limit=limit, cache_dir=cache_dir, show_progress=show_progress
+        )
+    if utkface is not None:
+        results["utkface"] = evaluate_utkface(
+            runner, utkface, params, split=utkface_split, limit=limit, cache_dir=cache_dir,
+            show_progress=show_progress,
+        )
+    return results
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def format_report(results: dict[str, Any]) -> str:
+    """A readable plain-text table of ``evaluate``'s results."""
+    lines = [f"Model {results['model']} ({results['runtime']})"]
+    fer = results.get("fer")
+    if fer:
+        lines += ["", f"FER2013 test: {fer['n']} faces", f"{'set':<14}{'n':>7}{'accuracy':>10}"
+                  f"{'macro F1':>10}" + "".join(f"{m:>9}" for m in MOODS)]
+        rows = [("all", fer)] + sorted((fer.get("splits") or {}).items())
+        for name, r in rows:
+            recall = "".join(f"{_fmt((r['recall'] or {}).get(m)):>9}" for m in MOODS)
+            lines.append(f"{name:<14}{r['n']:>7}{_fmt(r['accuracy']):>10}{_fmt(r['macro_f1']):>10}{recall}")
+        if fer["confusion"]:
+            lines += ["", "confusion (rows true, columns predicted)",
+                      " " * 10 + "".join(f"{m:>9}" for m in MOODS)]
+            lines += [f"{m:<10}" + "".join(f"{c:>9}" for c in row)
+                      for m, row in zip(MOODS, fer["confusion"], strict=True)]
+    utk = results.get("utkface")
+    if utk:
+        lines += ["", f"UTKFace ({utk['split']}): {utk['n']} faces",
+                  f"{'group':<14}{'n':>7}{'age MAE':>10}{'gender acc':>12}"]
+        lines.append(f"{'all':<14}{utk['n']:>7}{_fmt(utk['age_mae'], 2):>10}{_fmt(utk['gender_accuracy']):>12}")
+        for r in utk["by_race"].values():
+            lines.append(f"{'race ' + r['name']:<14}{r['n']:>7}{_fmt(r['age_mae'], 2):>10}"
+                         f"{_fmt(r['gender_accuracy']):>12}")
+        for name, r in utk["by_decade"].items():
+            lines.append(f"{'age ' + name:<14}{r['n']:>7}{_fmt(r['age_mae'], 2):>10}")
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command-line options, shared by ``python -m ml.evaluate`` and ``evaluate_model``."""
+    parser.add_argument("--model", required=True, type=Path, help="exported model folder")
+    parser.add_argument("--fer", type=Path, help="FER2013 folder (test/<class>/) or fer2013.csv")
+    parser.add_argument("--utkface", type=Path, help="UTKFace folder of *.jpg chips")
+    parser.add_argument("--utkface-split", choices=UTKFACE_SPLITS, default="all",
+                        help="UTKFace images to use: all, or the train/val split of training")
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto", help="model file to run")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="TFLite threads")
+    parser.add_argument("--limit", type=int, help="at most this many images per dataset")
+    parser.add_argument("--cache-dir", type=Path, help="decoded-crop cache folder")
+
+
+def run(options: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Evaluate from parsed options; writes ``--json``; returns (results, printable report)."""
+    results = evaluate(
+        options["model"], fer=options.get("fer"), utkface=options.get("utkface"),
+        utkface_split=options.get("utkface_split") or "all", runtime=options.get("runtime") or "auto",
+        threads=options.get("threads") or DEFAULT_THREADS, limit=options.get("limit"),
+        cache_dir=options.get("cache_dir"), show_progress=True,
+    )
+    if options.get("json"):
+        path = Path(options["json"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return results, format_report(results)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m ml.evaluate", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    options = vars(parser.parse_args(argv))
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        _, report = run(options)
+    except (FileNotFoundError, ValueError) as err:  # ModelNotFound, DatasetError, bad options
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

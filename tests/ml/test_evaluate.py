@@ -1,0 +1,74 @@
+"""evaluate_model: the JSON it writes has the documented keys, per split where there are two."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from ml.evaluate import main
+from ml.labels import MOODS
+
+
+@pytest.fixture
+def fer_folder(tmp_path):
+    """A FER2013-layout folder with PublicTest and PrivateTest images and one non-mood class."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "fer"
+    for cls in ("happy", "sad", "disgust"):
+        (root / "test" / cls).mkdir(parents=True)
+        for i, split in enumerate(("PublicTest", "PublicTest", "PrivateTest")):
+            image = cv2.GaussianBlur(rng.integers(0, 256, (48, 48), dtype=np.uint8), (5, 5), 0)
+            cv2.imwrite(str(root / "test" / cls / f"{split}_{i}.jpg"), image)
+    return root
+
+
+@pytest.fixture
+def utkface_folder(tmp_path, astronaut_bgr):
+    root = tmp_path / "utk"
+    root.mkdir()
+    chip = cv2.resize(astronaut_bgr[40:260, 120:340], (200, 200))
+    for name in ("25_1_0_20170109150557335.jpg.chip.jpg", "61_0_2_20170110183726390.jpg.chip.jpg",
+                 "8_0_1_20170112213500903.jpg.chip.jpg"):
+        cv2.imwrite(str(root / name), chip)
+    return root
+
+
+def test_evaluate_writes_fer_and_utkface_metrics_with_documented_keys(
+    tiny_export, fer_folder, utkface_folder, tmp_path, capsys
+):
+    out = tmp_path / "eval.json"
+    status = main(["--model", str(tiny_export), "--fer", str(fer_folder),
+                   "--utkface", str(utkface_folder), "--json", str(out)])
+    assert status == 0
+    data = json.loads(out.read_text())
+    fer, utk = data["fer"], data["utkface"]
+    assert fer["n"] == 6  # disgust is not a mood
+    assert 0.0 <= fer["accuracy"] <= 1.0 and 0.0 <= fer["macro_f1"] <= 1.0
+    assert set(fer["recall"]) == set(MOODS)
+    assert np.array(fer["confusion"]).shape == (4, 4) and np.sum(fer["confusion"]) == 6
+    assert fer["splits"]["PublicTest"]["n"] == 4 and fer["splits"]["PrivateTest"]["n"] == 2
+    assert utk["n"] == 3 and utk["age_mae"] >= 0 and 0 <= utk["gender_accuracy"] <= 1
+    assert set(utk["by_race"]) == {"0", "1", "2"}
+    assert {"age_mae", "gender_accuracy"} <= set(utk["by_race"]["2"])
+    assert set(utk["by_decade"]) == {"0-9", "20-29", "60-69"}
+    assert "age_mae" in utk["by_decade"]["20-29"]
+    printed = capsys.readouterr().out
+    assert "FER2013 test: 6 faces" in printed and "UTKFace (all): 3 faces" in printed
+
+
+def test_evaluate_without_any_dataset_exits_with_an_error(tiny_export, capsys):
+    assert main(["--model", str(tiny_export)]) == 2
+    assert "Nothing to evaluate" in capsys.readouterr().err
+
+
+def test_evaluate_model_command_runs_under_django(tiny_export, fer_folder, tmp_path):
+    from django.core.management import call_command
+
+    out = tmp_path / "cmd.json"
+    call_command("evaluate_model", "--model", str(tiny_export), "--fer", str(fer_folder),
+                 "--json", str(out), "--runtime", "fp32")
+    data = json.loads(out.read_text())
+    assert data["runtime"] == "tflite-fp32" and data["fer"]["n"] == 6
