@@ -12,15 +12,18 @@ import asyncio
 import json
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from emotion import services
 from emotion.errors import AnalysisUnavailable
 from emotion.limits import ErrorWindow, TokenBucket
+from emotion.mood import Mood
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +59,12 @@ class MoodConsumer(AsyncWebsocketConsumer):
             limit=settings.WS_MAX_ERRORS, seconds=settings.WS_ERROR_WINDOW_SECONDS
         )
         self.closing = False
+        session = self.scope.get("session")
+        # The page's session groups the tracks a listener already heard; without one, the
+        # socket's own channel name stands in.
+        self.session_key = (session.session_key if session is not None else None) or (
+            self.channel_name
+        )
         await self.accept()
         services.analysis_warm_up()
 
@@ -148,10 +157,23 @@ class MoodConsumer(AsyncWebsocketConsumer):
             await self.send_error("analysis_failed", "The analysis of this frame failed.")
             return
         if change is not None:
-            mood = change.to_dict()
-            if not self.demographics:
-                mood["age_band"] = mood["gender"] = None
-            await self.send_json({"type": "mood", **mood})
+            await self._announce(change)
+
+    async def _announce(self, change: Mood) -> None:
+        if not self.demographics:
+            change = replace(change, age_band=None, gender=None)
+        await self.send_json({"type": "mood", **change.to_dict()})
+        try:
+            playlist = await database_sync_to_async(services.mood_playlist_message)(
+                mood=change, session_key=self.session_key
+            )
+        except Exception:
+            # Process boundary: music that cannot be chosen must not cost the mood stream;
+            # the player keeps what it has and the listener can pick a mood by hand.
+            logger.exception("Could not choose music for the mood %s", change.mood)
+            return
+        if playlist is not None:
+            await self.send_json(playlist)
 
     def _analysis_message(self, event: dict, analysis: dict, now: float) -> dict[str, Any]:
         faces = analysis["faces"]

@@ -244,3 +244,18 @@ def mood_update(*, state: MoodState, analysis: dict[str, Any], now: float) -> Mo
     """
     frame = FrameAnalysis.from_dict(analysis)
     return mood_step(state, frame.faces, now=now)
+
+
+def mood_playlist_message(*, mood: Mood, session_key: str) -> dict[str, Any] | None:
+    """The ``playlist`` message for a newly announced mood; None when no one is there.
+
+    Synchronous (it reads the database and may call Spotify): the consumer runs it in a thread.
+    """
+    if mood.mood is None:
+        return None
+    from playlists.services import playlist_for_mood
+
+    choice = playlist_for_mood(
+        mood=mood.mood, age_band=mood.age_band, gender=mood.gender, session_key=session_key
+    )
+    return choice.to_message()

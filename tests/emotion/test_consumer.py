@@ -11,6 +11,9 @@ from emotion import services
 from emotion.consumers import CLOSE_TOO_MANY_ERRORS
 from tests.conftest import TINY_MODEL_MOOD
 
+# The consumer reads playlist mappings when a mood is announced.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 REPLY_TIMEOUT = 30  # the first frame may wait for the model to load
 
@@ -38,8 +41,14 @@ async def connect(path: str = "/ws/mood/", origin=ORIGIN) -> WebsocketCommunicat
     return communicator
 
 
-async def receive(communicator: WebsocketCommunicator, timeout: float = REPLY_TIMEOUT) -> dict:
-    return await communicator.receive_json_from(timeout=timeout)
+async def receive(
+    communicator: WebsocketCommunicator, timeout: float = REPLY_TIMEOUT, *, playlists=False
+) -> dict:
+    """The next message; ``playlist`` messages (the player's business) are skipped unless asked."""
+    while True:
+        message = await communicator.receive_json_from(timeout=timeout)
+        if playlists or message["type"] != "playlist":
+            return message
 
 
 async def expect_analysis(communicator, frame: bytes) -> dict:
@@ -65,6 +74,8 @@ async def test_a_socket_from_an_allowed_origin_gets_an_analysis_and_a_mood(inlin
     assert mood["faces"] == 1
     assert mood["confidence"] > 0.5
     assert mood["age_band"] and mood["gender"] in ("female", "male")
+    playlist = await receive(communicator, playlists=True)
+    assert playlist["type"] == "playlist" and playlist["mood"] == TINY_MODEL_MOOD
     await communicator.disconnect()
 
 
