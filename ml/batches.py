@@ -1,0 +1,72 @@
+"""``FaceBatches``: shuffled, augmented training batches from a ``FaceSet`` for ``model.fit``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+import numpy as np
+
+from ml.augment import Augmentation
+from ml.datasets import FaceSet
+from ml.preprocessing import Preprocessing, to_model_input
+
+
+def targets(faces: FaceSet, index: np.ndarray | slice = slice(None)) -> dict[str, np.ndarray]:
+    """Model targets by output name: emotion int32 (B,), age and gender float32 (B, 1)."""
+    return {
+        "emotion": faces.emotion[index].astype(np.int32),
+        "age": faces.age[index].astype(np.float32).reshape(-1, 1),
+        "gender": faces.gender[index].astype(np.float32).reshape(-1, 1),
+    }
+
+
+class FaceBatches(keras.utils.PyDataset):
+    """Batches (x float32 (B, S, S, C), targets dict) over a shuffled ``FaceSet``.
+
+    The order of epoch ``e`` is a permutation drawn from ``(seed, e)`` and the augmentation of
+    batch ``i`` from ``(seed, e, i)``, so a run is reproducible, batches may be fetched in any
+    order, and a resumed run at epoch ``e`` sees what an uninterrupted run would have seen.
+    """
+
+    def __init__(
+        self,
+        faces: FaceSet,
+        params: Preprocessing,
+        *,
+        batch_size: int,
+        seed: int,
+        augmentation: Augmentation | None = None,
+        epoch: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if len(faces) == 0:
+            raise ValueError("Expected at least one training face, got an empty FaceSet.")
+        self.faces = faces
+        self.preprocessing = params
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.augmentation = augmentation
+        self.set_epoch(epoch)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the order (and augmentation) of ``epoch`` (0-based)."""
+        self.epoch = int(epoch)
+        rng = np.random.default_rng([self.seed, self.epoch])
+        self.order = rng.permutation(len(self.faces))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.faces) / self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        rows = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
+        images = self.faces.images[rows]
+        if self.augmentation is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            images = self.augmentation(images, rng)
+        return to_model_input(images, self.preprocessing), targets(self.faces, rows)
+
+    def on_epoch_end(self) -> None:
+        self.set_epoch(self.epoch + 1)

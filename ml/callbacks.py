@@ -1,0 +1,167 @@
+"""Training callbacks: a tqdm progress bar and per-epoch validation with checkpoints."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from tqdm import tqdm
+
+from ml.datasets import FaceSet
+from ml.metrics import evaluate_predictions
+from ml.preprocessing import Preprocessing, to_model_input
+
+logger = logging.getLogger(__name__)
+
+#: Keys of the training logs kept in the history, when Keras reports them.
+TRAIN_KEYS: tuple[str, ...] = ("loss", "emotion_loss", "age_loss", "gender_loss")
+#: Smallest validation score gain that counts as an improvement for early stopping.
+MIN_SCORE_DELTA = 1e-4
+PREDICT_BATCH = 256
+
+
+class TqdmProgress(keras.callbacks.Callback):
+    """A tqdm bar over each epoch's steps on stderr, showing the running training loss."""
+
+    def __init__(self, *, steps: int, epochs: int, enabled: bool = True) -> None:
+        super().__init__()
+        self.steps, self.epochs, self.enabled = steps, epochs, enabled
+        self.bar: tqdm | None = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.bar = tqdm(total=self.steps, desc=f"epoch {epoch + 1}/{self.epochs}", unit="step",
+                        leave=False, disable=not self.enabled)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            if logs and "loss" in logs:
+                self.bar.set_postfix(loss=f"{float(logs['loss']):.4f}", refresh=False)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def predict_faces(model: keras.Model, faces: FaceSet, params: Preprocessing) -> dict[str, Any]:
+    """Model outputs for every face: emotion (N, K), age (N,), gender (N,) as numpy arrays."""
+    outputs: dict[str, list[np.ndarray]] = {"emotion": [], "age": [], "gender": []}
+    for start in range(0, len(faces), PREDICT_BATCH):
+        x = to_model_input(faces.images[start : start + PREDICT_BATCH], params)
+        batch = model.predict_on_batch(x)
+        for name in outputs:
+            outputs[name].append(np.asarray(batch[name]))
+    return {
+        "emotion": np.concatenate(outputs["emotion"]),
+        "age": np.concatenate(outputs["age"]).reshape(-1),
+        "gender": np.concatenate(outputs["gender"]).reshape(-1),
+    }
+
+
+def evaluate_faces(model: keras.Model, faces: FaceSet, params: Preprocessing) -> dict[str, Any]:
+    """``metrics.evaluate_predictions`` of ``model`` on ``faces``."""
+    predicted = predict_faces(model, faces, params)
+    return evaluate_predictions(
+        emotion_true=faces.emotion,
+        emotion_prob=predicted["emotion"],
+        age_true=faces.age,
+        age_pred=predicted["age"],
+        gender_true=faces.gender,
+        gender_prob=predicted["gender"],
+    )
+
+
+def metrics_line(record: dict[str, Any], epochs: int) -> str:
+    """One human-readable line summarising an epoch record."""
+
+    def fmt(key: str, spec: str) -> str:
+        value = record.get(key)
+        return "n/a" if value is None else format(value, spec)
+
+    best = " *best" if record.get("best") else ""
+    return (
+        f"epoch {record['epoch']}/{epochs}  loss {fmt('loss', '.4f')}  "
+        f"val mood acc {fmt('val_mood_accuracy', '.3f')} macro-F1 {fmt('val_mood_macro_f1', '.3f')}"
+        f"  age MAE {fmt('val_age_mae', '.2f')}  gender acc {fmt('val_gender_accuracy', '.3f')}"
+        f"  score {fmt('val_score', '.4f')}  lr {fmt('lr', '.2e')}  {fmt('seconds', '.0f')}s{best}"
+    )
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(partial, path)
+
+
+class ValidationCheckpoint(keras.callbacks.Callback):
+    """After each epoch: validate, save ``last.keras`` + ``state.json`` (and ``best.keras`` on
+    a better score), stop after ``patience`` epochs without improvement, report one line.
+
+    ``state`` (epoch, best_score, best_epoch, bad_epochs, history, config) is continued on resume.
+    """
+
+    def __init__(
+        self,
+        *,
+        val: FaceSet,
+        params: Preprocessing,
+        checkpoints: Path,
+        state: dict[str, Any],
+        patience: int,
+        epochs: int,
+        echo: Callable[[str], None],
+    ) -> None:
+        super().__init__()
+        self.val, self.preprocessing, self.checkpoints = val, params, checkpoints
+        self.state, self.patience, self.epochs, self.echo = state, patience, epochs, echo
+        self.started = time.monotonic()
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.started = time.monotonic()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        metrics = evaluate_faces(self.model, self.val, self.preprocessing)
+        record: dict[str, Any] = {"epoch": epoch + 1}
+        record.update({k: float(logs[k]) for k in TRAIN_KEYS if k in logs})
+        for key in ("mood_accuracy", "mood_macro_f1", "age_mae", "gender_accuracy", "score"):
+            record[f"val_{key}"] = metrics[key]
+        record["val_mood_recall"] = metrics["mood_recall"]
+        record["lr"] = float(np.asarray(self.model.optimizer.learning_rate))
+        record["seconds"] = time.monotonic() - self.started
+
+        state = self.state
+        better = metrics["score"] > state.get("best_score", -np.inf) + MIN_SCORE_DELTA
+        record["best"] = bool(better)
+        state["epoch"] = epoch + 1
+        state["history"].append(record)
+        if better:
+            state.update(best_score=metrics["score"], best_epoch=epoch + 1, bad_epochs=0)
+            state["best_metrics"] = metrics
+            self._save_model("best.keras")
+        else:
+            state["bad_epochs"] = state.get("bad_epochs", 0) + 1
+        if state["bad_epochs"] >= self.patience:
+            state["stopped_early"] = True
+            self.model.stop_training = True
+        self._save_model("last.keras")
+        write_json(self.checkpoints / "state.json", state)
+        self.echo(metrics_line(record, self.epochs))
+        if state.get("stopped_early"):
+            self.echo(f"early stop: no better validation score for {self.patience} epochs")
+
+    def _save_model(self, name: str) -> None:
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        partial = self.checkpoints / f"{Path(name).stem}.partial.keras"
+        self.model.save(partial)
+        os.replace(partial, self.checkpoints / name)

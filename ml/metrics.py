@@ -1,0 +1,144 @@
+"""Validation metrics in pure numpy, shared by training and evaluation.
+
+Labels follow ``ml.datasets``: emotion index into ``MOODS`` or -1, age in years or -1,
+gender 1 female / 0 male or -1; samples without a label are left out of that head's metrics.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ml.labels import MOODS
+
+#: Weights of the validation score (``validation_score``); emotion matters most to the player.
+SCORE_WEIGHTS: dict[str, float] = {"mood_macro_f1": 0.6, "gender_accuracy": 0.2, "age": 0.2}
+#: An age MAE of this many years or more scores 0 in ``validation_score``; 0 years scores 1.
+SCORE_AGE_MAE_SPAN = 20.0
+#: Age decades reported by ``mae_by_decade``; the last one is open-ended.
+DECADES: tuple[int, ...] = (0, 10, 20, 30, 40, 50, 60, 70, 80)
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np.ndarray:
+    """int64 (classes, classes) counts; rows are true classes, columns predictions."""
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)), 1)
+    return matrix
+
+
+def per_class_recall(matrix: np.ndarray) -> np.ndarray:
+    """float64 (K,) recall per class from a confusion matrix; NaN for classes never true."""
+    support = matrix.sum(axis=1).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(support > 0, np.diag(matrix) / support, np.nan)
+
+
+def macro_f1(matrix: np.ndarray) -> float:
+    """Mean F1 over the classes that occur (as truth or prediction) in a confusion matrix."""
+    tp = np.diag(matrix).astype(np.float64)
+    true = matrix.sum(axis=1)
+    pred = matrix.sum(axis=0)
+    present = (true + pred) > 0
+    if not present.any():
+        return float("nan")
+    f1 = 2.0 * tp[present] / (true[present] + pred[present])
+    return float(f1.mean())
+
+
+def mae_by_decade(age_true: np.ndarray, age_pred: np.ndarray) -> dict[str, dict[str, float]]:
+    """Age MAE per decade of the true age: ``{"20-29": {"mae": years, "count": n}, ...}``."""
+    result: dict[str, dict[str, float]] = {}
+    for i, low in enumerate(DECADES):
+        high = DECADES[i + 1] if i + 1 < len(DECADES) else None
+        in_decade = age_true >= low if high is None else (age_true >= low) & (age_true < high)
+        if in_decade.any():
+            name = f"{low}+" if high is None else f"{low}-{high - 1}"
+            error = np.abs(age_pred[in_decade] - age_true[in_decade])
+            result[name] = {"mae": float(error.mean()), "count": int(in_decade.sum())}
+    return result
+
+
+def evaluate_predictions(
+    *,
+    emotion_true: np.ndarray,
+    emotion_prob: np.ndarray,
+    age_true: np.ndarray,
+    age_pred: np.ndarray,
+    gender_true: np.ndarray,
+    gender_prob: np.ndarray,
+) -> dict[str, Any]:
+    """All validation metrics from labels (N,) and model outputs for the same N samples.
+
+    Args:
+        emotion_true: int (N,) mood index or -1. emotion_prob: float (N, len(MOODS)).
+        age_true: float (N,) years or -1. age_pred: float (N,) or (N, 1) years.
+        gender_true: float (N,) 1/0 or -1. gender_prob: float (N,) or (N, 1) p(female).
+
+    Returns:
+        JSON-ready dict: mood_accuracy, mood_macro_f1, mood_recall (per mood), confusion
+        (rows true, columns predicted, MOODS order), age_mae, age_mae_by_decade,
+        gender_accuracy, counts per head, and ``score`` (see ``validation_score``). Metrics of a
+        head with no labelled sample are None.
+    """
+    emotion_true = np.asarray(emotion_true).reshape(-1).astype(np.int64)
+    age_true = np.asarray(age_true, np.float64).reshape(-1)
+    age_pred = np.asarray(age_pred, np.float64).reshape(-1)
+    gender_true = np.asarray(gender_true, np.float64).reshape(-1)
+    gender_prob = np.asarray(gender_prob, np.float64).reshape(-1)
+    k = len(MOODS)
+    result: dict[str, Any] = {}
+
+    has_mood = emotion_true >= 0
+    result["mood_count"] = int(has_mood.sum())
+    if has_mood.any():
+        predicted = np.asarray(emotion_prob).reshape(-1, k).argmax(axis=1)[has_mood]
+        matrix = confusion_matrix(emotion_true[has_mood], predicted, k)
+        recall = per_class_recall(matrix)
+        result["mood_accuracy"] = float(np.trace(matrix) / matrix.sum())
+        result["mood_macro_f1"] = macro_f1(matrix)
+        result["mood_recall"] = {
+            mood: (None if np.isnan(r) else float(r)) for mood, r in zip(MOODS, recall, strict=True)
+        }
+        result["confusion"] = matrix.tolist()
+    else:
+        result.update(mood_accuracy=None, mood_macro_f1=None, mood_recall=None, confusion=None)
+
+    has_age = age_true >= 0
+    result["age_count"] = int(has_age.sum())
+    if has_age.any():
+        result["age_mae"] = float(np.abs(age_pred[has_age] - age_true[has_age]).mean())
+        result["age_mae_by_decade"] = mae_by_decade(age_true[has_age], age_pred[has_age])
+    else:
+        result.update(age_mae=None, age_mae_by_decade=None)
+
+    has_gender = gender_true >= 0
+    result["gender_count"] = int(has_gender.sum())
+    if has_gender.any():
+        correct = (gender_prob[has_gender] >= 0.5) == (gender_true[has_gender] >= 0.5)
+        result["gender_accuracy"] = float(correct.mean())
+    else:
+        result["gender_accuracy"] = None
+
+    result["score"] = validation_score(result)
+    return result
+
+
+def validation_score(metrics: dict[str, Any]) -> float:
+    """The single number early stopping and model selection maximise, in [0, 1].
+
+    A weighted mean (``SCORE_WEIGHTS``) of mood macro-F1, gender accuracy and an age term
+    ``max(0, 1 - age_mae / SCORE_AGE_MAE_SPAN)``; heads without validation labels are left
+    out and the remaining weights renormalised.
+    """
+    terms: dict[str, float] = {}
+    if metrics.get("mood_macro_f1") is not None:
+        terms["mood_macro_f1"] = float(metrics["mood_macro_f1"])
+    if metrics.get("gender_accuracy") is not None:
+        terms["gender_accuracy"] = float(metrics["gender_accuracy"])
+    if metrics.get("age_mae") is not None:
+        terms["age"] = max(0.0, 1.0 - float(metrics["age_mae"]) / SCORE_AGE_MAE_SPAN)
+    if not terms:
+        return 0.0
+    total = sum(SCORE_WEIGHTS[name] for name in terms)
+    return sum(SCORE_WEIGHTS[name] * value for name, value in terms.items()) / total

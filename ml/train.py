@@ -1,0 +1,244 @@
+"""Train the three-head face model on FER2013 (emotion) and UTKFace (age, gender).
+
+``python -m ml.train --fer DIR --utkface DIR --out DIR`` or ``train(TrainConfig(...))``. Writes
+``out/checkpoints/`` (``last.keras``, ``best.keras``, ``state.json``), ``out/report/``
+(``metrics.json`` and PNG plots) and ``out/export/`` (``ml.export.export_model``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from ml import report
+from ml.augment import Augmentation
+from ml.batches import FaceBatches
+from ml.callbacks import TqdmProgress, ValidationCheckpoint, evaluate_faces, write_json
+from ml.datasets import FaceSet, load_fer, load_utkface
+from ml.labels import MOODS
+from ml.losses import (
+    MaskedAgeLoss,
+    MaskedBinaryCrossentropy,
+    MaskedSparseCategoricalCrossentropy,
+    balanced_class_weights,
+)
+from ml.lr_find import lr_range_test
+from ml.model import build_model
+from ml.preprocessing import Preprocessing, to_model_input
+from ml.train_config import TrainConfig, add_arguments, config_from_options
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["TrainConfig", "add_arguments", "config_from_options", "load_data", "main", "train"]
+
+#: Validation takes FER2013's PublicTest split only (PrivateTest stays unseen); "test" covers a
+#: test folder whose file names carry no split prefix.
+FER_VAL_SPLITS: tuple[str, ...] = ("PublicTest", "test")
+#: The cosine schedule ends at this fraction of the peak learning rate.
+FINAL_LR_FRACTION = 0.01
+
+
+def load_data(config: TrainConfig, params: Preprocessing) -> tuple[FaceSet, FaceSet, dict]:
+    """(train, val, counts): both datasets' training and validation faces, concatenated."""
+    train_parts, val_parts, counts = [], [], {}
+    options = {"limit": config.limit, "cache_dir": config.cache_dir,
+               "show_progress": config.progress}
+    if config.fer is not None:
+        fer_train = load_fer(config.fer, params, part="train", **options)
+        fer_test = load_fer(config.fer, params, part="test", **options)
+        fer_val = fer_test.subset(np.isin(fer_test.split, FER_VAL_SPLITS))
+        train_parts.append(fer_train)
+        val_parts.append(fer_val)
+        counts["fer"] = {"train": len(fer_train), "val": len(fer_val),
+                         "skipped": {"train": fer_train.skipped, "test": fer_test.skipped}}
+    if config.utkface is not None:
+        utk = load_utkface(config.utkface, params, val_fraction=config.val_fraction, **options)
+        utk_train, utk_val = utk.subset(utk.split == "train"), utk.subset(utk.split == "val")
+        train_parts.append(utk_train)
+        val_parts.append(utk_val)
+        counts["utkface"] = {"train": len(utk_train), "val": len(utk_val),
+                             "skipped": utk.skipped}
+    train_set, val_set = FaceSet.concat(train_parts), FaceSet.concat(val_parts)
+    if len(train_set) == 0 or len(val_set) == 0:
+        raise ValueError(
+            f"Expected training and validation faces, got {len(train_set)} and {len(val_set)}."
+        )
+    return train_set, val_set, counts
+
+
+def lr_schedule(config: TrainConfig, steps: int) -> keras.optimizers.schedules.CosineDecay:
+    """Linear warm-up from lr/10 to ``config.lr`` over ``warmup_epochs``, then cosine decay to
+    ``FINAL_LR_FRACTION * lr`` at the last step of ``config.epochs`` epochs of ``steps``."""
+    total = max(1, steps * config.epochs)
+    warmup = min(int(steps * config.warmup_epochs), total - 1)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.lr * 0.1 if warmup else config.lr,
+        decay_steps=max(1, total - warmup),
+        alpha=FINAL_LR_FRACTION,
+        warmup_target=config.lr if warmup else None,
+        warmup_steps=warmup,
+    )
+
+
+def compile_model(
+    model: keras.Model,
+    config: TrainConfig,
+    class_weights: list[float] | None,
+    learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
+) -> None:
+    """Compile with the masked per-head losses, their weights and Adam at ``learning_rate``."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss={
+            "emotion": MaskedSparseCategoricalCrossentropy(class_weights),
+            "age": MaskedAgeLoss(),
+            "gender": MaskedBinaryCrossentropy(),
+        },
+        loss_weights={"emotion": 1.0, "age": config.age_loss_weight,
+                      "gender": config.gender_loss_weight},
+    )
+
+
+def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run training as ``config`` says; returns the report written to ``out/report/metrics.json``.
+
+    ``echo`` receives the one-line summary of each epoch (default: ``logger.info``).
+    """
+    say = echo or logger.info
+    started = time.monotonic()
+    params = config.preprocessing()
+    checkpoints, report_dir = config.out / "checkpoints", config.out / "report"
+    keras.utils.set_random_seed(config.seed)
+
+    train_set, val_set, counts = load_data(config, params)
+    say(f"data: {len(train_set)} training faces, {len(val_set)} validation faces")
+    weights = None
+    if config.class_weights and (train_set.emotion >= 0).any():
+        weights = balanced_class_weights(train_set.emotion, len(MOODS))
+    augmentation = Augmentation() if config.augment else None
+    batches = FaceBatches(train_set, params, batch_size=config.batch_size, seed=config.seed,
+                          augmentation=augmentation)
+
+    if config.find_lr:
+        return _find_lr(config, params, batches, weights, report_dir, say)
+
+    last = checkpoints / "last.keras"
+    state: dict[str, Any] = {"epoch": 0, "history": [], "bad_epochs": 0,
+                             "config": config.to_dict()}
+    if config.resume and last.is_file():
+        state = json.loads((checkpoints / "state.json").read_text())
+        _check_resumable(state, config)
+        model = keras.models.load_model(last)
+        say(f"resuming from {last} at epoch {state['epoch'] + 1}")
+    else:
+        if config.resume:
+            logger.warning("No checkpoint at %s; starting a new run.", last)
+        model = build_model(input_size=params.input_size, channels=params.channels,
+                            width=config.width, weights=config.weights)
+        compile_model(model, config, weights, lr_schedule(config, len(batches)))
+
+    if state["epoch"] < config.epochs and not state.get("stopped_early"):
+        batches.set_epoch(state["epoch"])
+        model.fit(
+            batches,
+            epochs=config.epochs,
+            initial_epoch=state["epoch"],
+            verbose=0,
+            callbacks=[
+                TqdmProgress(steps=len(batches), epochs=config.epochs, enabled=config.progress),
+                ValidationCheckpoint(val=val_set, params=params, checkpoints=checkpoints,
+                                     state=state, patience=config.patience,
+                                     epochs=config.epochs, echo=say),
+            ],
+        )
+
+    best = keras.models.load_model(checkpoints / "best.keras")
+    metrics = evaluate_faces(best, val_set, params)
+    training = {"config": config.to_dict(), "data": counts, "class_weights": weights,
+                "augmentation": augmentation.to_dict() if augmentation else None,
+                "epochs_run": state["epoch"], "best_epoch": state.get("best_epoch"),
+                "stopped_early": bool(state.get("stopped_early")),
+                "seconds": round(time.monotonic() - started, 1)}
+    export_dir = _export(best, config, params, train_set, training, metrics)
+    result = {"metrics": metrics, "training": training, "history": state["history"],
+              "export": str(export_dir)}
+    write_json(report_dir / "metrics.json", result)
+    history = {key: [r.get(key) for r in state["history"]] for key in
+               (*report.LOSS_KEYS, *report.ACCURACY_KEYS)}
+    report.write_plots(report_dir, history, metrics)
+    say(f"best epoch {state.get('best_epoch')}: score {metrics['score']:.4f}; "
+        f"report in {report_dir}, model in {export_dir}")
+    return result
+
+
+def _check_resumable(state: dict[str, Any], config: TrainConfig) -> None:
+    saved = state.get("config", {})
+    for key in ("input_size", "color", "margin", "width", "seed"):
+        if key in saved and saved[key] != getattr(config, key):
+            raise ValueError(
+                f"Cannot resume: the checkpoint was trained with {key}={saved[key]!r}, "
+                f"got {key}={getattr(config, key)!r}."
+            )
+    if saved.get("epochs", config.epochs) != config.epochs:
+        logger.warning(
+            "Resuming with epochs=%s; the checkpoint's learning-rate schedule was made for %s "
+            "epochs and is kept (past its end the rate stays at its final value).",
+            config.epochs, saved.get("epochs"),
+        )
+
+
+def _export(model: keras.Model, config: TrainConfig, params: Preprocessing,
+            train_set: FaceSet, training: dict, metrics: dict) -> Path:
+    from ml.export import export_model  # TFLite conversion is only needed at the very end
+
+    rng = np.random.default_rng(config.seed)
+    count = min(config.calibration_size, len(train_set))
+    chosen = np.sort(rng.choice(len(train_set), size=count, replace=False))
+    calibration = to_model_input(train_set.images[chosen], params)
+    return export_model(model, config.out / "export", preprocessing=params,
+                        calibration=calibration, training=training, metrics=metrics,
+                        int8=config.int8)
+
+
+def _find_lr(config: TrainConfig, params: Preprocessing, batches: FaceBatches,
+             weights: list[float] | None, report_dir: Path,
+             say: Callable[[str], None]) -> dict[str, Any]:
+    model = build_model(input_size=params.input_size, channels=params.channels,
+                        width=config.width, weights=config.weights)
+    compile_model(model, config, weights, 1e-6)  # lr_range_test sets the rate at each step
+    found = lr_range_test(model, batches, steps=config.find_lr_steps)
+    plot = report.plot_lr_find(found.lrs, found.losses, found.suggested,
+                               report_dir / "lr_find.png")
+    result = {"lr_find": {"lrs": found.lrs, "losses": found.losses,
+                          "suggested_lr": found.suggested, "plot": str(plot)}}
+    write_json(report_dir / "lr_find.json", result)
+    say(f"suggested learning rate: {found.suggested} (plot: {plot})")
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point: parse options, train, print one line per epoch."""
+    parser = argparse.ArgumentParser(prog="python -m ml.train", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    options = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    try:
+        config = config_from_options(options)
+    except ValueError as err:
+        parser.error(str(err))
+    train(config, echo=print)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
