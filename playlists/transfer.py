@@ -62,7 +62,8 @@ def _entry_fields(index: int, entry: Any) -> dict[str, Any]:
     unknown = set(entry) - set(FIELDS)
     if unknown:
         raise MappingImportError(
-            f"mappings[{index}] has unknown fields {sorted(unknown)}; expected some of {list(FIELDS)}."
+            f"mappings[{index}] has unknown fields {sorted(unknown)}; "
+            f"expected some of {list(FIELDS)}."
         )
     fields = {name: entry[name] for name in FIELDS if name in entry}
     links = fields.get("links", "")
@@ -83,7 +84,8 @@ def mappings_import(*, document: Any) -> ImportResult:
         raise MappingImportError('Expected an object {"version": 1, "mappings": [...]}.')
     if document.get("version", FORMAT_VERSION) != FORMAT_VERSION:
         raise MappingImportError(
-            f"Format version {document.get('version')!r} is not supported; expected {FORMAT_VERSION}."
+            f"Format version {document.get('version')!r} is not supported; "
+            f"expected {FORMAT_VERSION}."
         )
     created = updated = 0
     with transaction.atomic():

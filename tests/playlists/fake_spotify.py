@@ -19,8 +19,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 CLIENT_ID = "test-client-id"
-CLIENT_SECRET = "test-client-secret"  # noqa: S105 - a fake server's fake secret
-ACCESS_TOKEN = "fake-access-token"  # noqa: S105
+CLIENT_SECRET = "test-client-secret"
+ACCESS_TOKEN = "fake-access-token"
 SEARCH_MAX_LIMIT = 10
 
 
@@ -212,7 +212,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(
             200,
             {
-                "items": [{"added_at": "2025-01-01T00:00:00Z", "item": fake_track(n)} for n in page],
+                "items": [
+                    {"added_at": "2025-01-01T00:00:00Z", "item": fake_track(n)} for n in page
+                ],
                 "limit": limit,
                 "offset": offset,
                 "total": len(numbers),
@@ -299,4 +301,6 @@ class FakeSpotify:
 
     def calls(self, method: str, path_prefix: str) -> list[dict[str, list[str]]]:
         with self.state.lock:
-            return [q for m, p, q in self.state.requests if m == method and p.startswith(path_prefix)]
+            return [
+                q for m, p, q in self.state.requests if m == method and p.startswith(path_prefix)
+            ]

@@ -11,13 +11,19 @@ ALBUM = "4m2880jivSbbyEGAKfITCa"
     ("text", "uri"),
     [
         (f"https://open.spotify.com/playlist/{PLAYLIST}", f"spotify:playlist:{PLAYLIST}"),
-        (f"https://open.spotify.com/playlist/{PLAYLIST}?si=abc123&pi=x", f"spotify:playlist:{PLAYLIST}"),
+        (
+            f"https://open.spotify.com/playlist/{PLAYLIST}?si=abc123&pi=x",
+            f"spotify:playlist:{PLAYLIST}",
+        ),
         (f"https://open.spotify.com/intl-de/track/{TRACK}?si=1f2e", f"spotify:track:{TRACK}"),
         (f"https://open.spotify.com/intl-pt-br/album/{ALBUM}", f"spotify:album:{ALBUM}"),
         (f"open.spotify.com/track/{TRACK}", f"spotify:track:{TRACK}"),
         (f"http://open.spotify.com/album/{ALBUM}/", f"spotify:album:{ALBUM}"),
         (f"https://open.spotify.com/embed/playlist/{PLAYLIST}", f"spotify:playlist:{PLAYLIST}"),
-        (f"https://open.spotify.com/user/someone/playlist/{PLAYLIST}", f"spotify:playlist:{PLAYLIST}"),
+        (
+            f"https://open.spotify.com/user/someone/playlist/{PLAYLIST}",
+            f"spotify:playlist:{PLAYLIST}",
+        ),
         (f"  spotify:track:{TRACK}  ", f"spotify:track:{TRACK}"),
         (f"spotify:user:someone:playlist:{PLAYLIST}", f"spotify:playlist:{PLAYLIST}"),
         (f"https://open.spotify.com/track/{TRACK}#fragment", f"spotify:track:{TRACK}"),
@@ -32,7 +38,10 @@ def test_good_links_normalise_to_spotify_uris(text, uri):
     [
         ("", "Empty link"),
         ("https://example.com/playlist/37i9dQZF1DX3rxVfibe1L0", "not a Spotify link"),
-        ("https://open.spotify.com.evil.example/track/4cOdK2wGLETKBW3PvgPWqT", "not a Spotify link"),
+        (
+            "https://open.spotify.com.evil.example/track/4cOdK2wGLETKBW3PvgPWqT",
+            "not a Spotify link",
+        ),
         ("ftp://open.spotify.com/track/4cOdK2wGLETKBW3PvgPWqT", "not a Spotify link"),
         ("https://open.spotify.com/artist/0OdUWJ0sBjDrqHygGUXeCF", "artist link"),
         ("https://open.spotify.com/episode/0OdUWJ0sBjDrqHygGUXeCF", "episode link"),
@@ -50,8 +59,13 @@ def test_bad_links_are_rejected_with_a_message_saying_what_was_expected(text, me
 
 
 def test_several_links_split_on_lines_spaces_and_commas_and_drop_duplicates():
-    text = f"spotify:track:{TRACK}\nhttps://open.spotify.com/track/{TRACK}?si=x, spotify:track:{ALBUM}"
-    assert [ref.uri for ref in parse_links(text)] == [f"spotify:track:{TRACK}", f"spotify:track:{ALBUM}"]
+    text = (
+        f"spotify:track:{TRACK}\nhttps://open.spotify.com/track/{TRACK}?si=x, spotify:track:{ALBUM}"
+    )
+    assert [ref.uri for ref in parse_links(text)] == [
+        f"spotify:track:{TRACK}",
+        f"spotify:track:{ALBUM}",
+    ]
 
 
 def test_a_single_playlist_becomes_a_playlist_source_with_its_embed_url():
@@ -66,7 +80,7 @@ def test_tracks_become_a_track_list_source():
 
 
 def test_a_query_becomes_a_search_source_with_whitespace_collapsed():
-    assert source_spec(links="", query="  lo-fi   chill ") .query == "lo-fi chill"
+    assert source_spec(links="", query="  lo-fi   chill ").query == "lo-fi chill"
 
 
 @pytest.mark.parametrize(

@@ -60,7 +60,9 @@ def test_fallback_goes_exact_then_age_band_then_gender_then_mood_then_default(
 def test_candidates_list_every_level_in_order_with_reasons(settings):
     settings.PLAYLIST_DEFAULT_MOOD = DEFAULT_MOOD
     every_level_for_every_listener()
-    reasons = [c.reason for c in mapping_candidates(mood="happy", age_band="young_adult", gender="female")]
+    reasons = [
+        c.reason for c in mapping_candidates(mood="happy", age_band="young_adult", gender="female")
+    ]
     assert reasons == [
         "happy · young adult · female",
         "happy · young adult",

@@ -26,7 +26,9 @@ PLAYLIST_ID = "fakeplaylist0000000001"
 
 def client_with_recorded_sleeps(**config) -> tuple[SpotifyClient, list[float]]:
     sleeps: list[float] = []
-    return SpotifyClient(SpotifyConfig(**{**SpotifyConfig.from_settings().__dict__, **config}), sleep=sleeps.append), sleeps
+    return SpotifyClient(
+        SpotifyConfig(**{**SpotifyConfig.from_settings().__dict__, **config}), sleep=sleeps.append
+    ), sleeps
 
 
 def test_the_client_is_refused_while_spotify_is_switched_off(settings):
@@ -54,7 +56,11 @@ def test_search_is_paged_at_ten_or_fewer_per_call(spotify_on, settings):
     settings.SPOTIFY_SEARCH_PAGE_SIZE = 50  # asking for more still sends at most 10
     tracks = spotify_client().search_tracks("mood", limit=25)
     calls = spotify_on.calls("GET", "/v1/search")
-    assert [(q["limit"], q["offset"]) for q in calls] == [(["10"], ["0"]), (["10"], ["10"]), (["5"], ["20"])]
+    assert [(q["limit"], q["offset"]) for q in calls] == [
+        (["10"], ["0"]),
+        (["10"], ["10"]),
+        (["5"], ["20"]),
+    ]
     assert [t.title for t in tracks] == [f"Song {n}" for n in range(25)]
     assert tracks[0].to_dict() == {
         "title": "Song 0",
@@ -149,7 +155,7 @@ def test_a_slow_answer_raises_unavailable_within_the_timeout(spotify_on, setting
     settings.SPOTIFY_TIMEOUT_SECONDS = 0.5
     spotify_on.fail("/v1/search", status=200, delay=3)
     started = time.monotonic()
-    with pytest.raises(SpotifyUnavailable, match="within 0.5 s") as caught:
+    with pytest.raises(SpotifyUnavailable, match=r"within 0\.5 s") as caught:
         spotify_client().search_tracks("mood", limit=5)
     assert time.monotonic() - started < 2.0
     assert isinstance(caught.value.__cause__, requests.Timeout)
@@ -180,7 +186,9 @@ def test_the_oembed_health_check_maps_answers_to_states(oembed_only, status, sta
     oembed_only.state.playlists[PLAYLIST_ID] = [1]
     if status != 200:
         oembed_only.fail("/oembed", status=status)
-    mapping = MoodMapping.objects.create(mood="happy", links=f"spotify:playlist:{PLAYLIST_ID}", kind="playlist")
+    mapping = MoodMapping.objects.create(
+        mood="happy", links=f"spotify:playlist:{PLAYLIST_ID}", kind="playlist"
+    )
     mapping_check_health(mapping=mapping)
     mapping.refresh_from_db()
     assert mapping.health == state
@@ -189,7 +197,9 @@ def test_the_oembed_health_check_maps_answers_to_states(oembed_only, status, sta
 
 @pytest.mark.django_db
 def test_the_health_check_of_an_unknown_item_says_not_found(oembed_only):
-    mapping = MoodMapping.objects.create(mood="happy", links="spotify:album:fakemissing00000000000", kind="album")
+    mapping = MoodMapping.objects.create(
+        mood="happy", links="spotify:album:fakemissing00000000000", kind="album"
+    )
     assert mapping_check_health(mapping=mapping).health == "not_found"
 
 
@@ -204,7 +214,9 @@ def test_no_cache_file_is_written_for_the_token(spotify_on, tmp_path, monkeypatc
 def test_only_the_spotify_module_imports_spotipy():
     root = Path(spotify.__file__).resolve().parent
     importers = [
-        p.name for p in root.rglob("*.py") if "import spotipy" in p.read_text() or "from spotipy" in p.read_text()
+        p.name
+        for p in root.rglob("*.py")
+        if "import spotipy" in p.read_text() or "from spotipy" in p.read_text()
     ]
     assert importers == ["spotify.py"]
 
