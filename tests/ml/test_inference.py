@@ -69,7 +69,8 @@ def test_two_faces_side_by_side_give_two_results_from_one_network_call(
     analyzer, astronaut_bgr
 ):
     counting = CountingRunner(analyzer.runner)
-    two_faces = Analyzer(counting, OpenCVDetector(), analyzer.preprocessing)
+    # 1024x512 frame: detect at full size so each face stays ~100 px, as in a webcam frame.
+    two_faces = Analyzer(counting, OpenCVDetector(max_side=1024), analyzer.preprocessing)
     result = two_faces.analyze_image(np.hstack([astronaut_bgr, astronaut_bgr]))
     assert len(result.faces) == 2
     assert counting.batch_sizes == [2]

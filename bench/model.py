@@ -1,0 +1,217 @@
+"""Benchmark of the serving path: model runtimes, face detectors, JPEG decode, whole frames.
+
+Prints one JSON object. Usage::
+
+    .venv/bin/python bench/model.py [--model DIR] [--threads 2] [--repeats 200]
+
+Without ``--model``, ``models/default`` is used when present; otherwise an untrained model of the
+default configuration (48x48 gray, width 0.5) is exported to a temp folder (latency does not
+depend on the weights) and ``model.source`` says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from ml.detection import OpenCVDetector, RetinaFaceDetector, default_weights_path  # noqa: E402
+from ml.errors import DetectorWeightsMissing  # noqa: E402
+from ml.export import load_metadata  # noqa: E402
+from ml.image import decode_image  # noqa: E402
+from ml.inference import Analyzer  # noqa: E402
+from ml.preprocessing import Preprocessing  # noqa: E402
+from ml.runtime import KerasRunner, TFLiteRunner  # noqa: E402
+
+DEFAULT_MODEL = REPO / "models" / "default"
+FRAME_SIZES: tuple[tuple[int, int], ...] = ((640, 480), (320, 240))
+TARGETS_MS = {"tflite_int8_per_face": 3.0, "opencv_320x240": 15.0}
+
+
+def timed(fn: Callable[[], Any], repeats: int, warmup: int = 5) -> dict[str, float]:
+    """Median and p95 wall time of ``fn`` in milliseconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000.0)
+    times.sort()
+    return {
+        "median_ms": round(statistics.median(times), 3),
+        "p95_ms": round(times[min(len(times) - 1, int(0.95 * len(times)))], 3),
+        "n": repeats,
+    }
+
+
+def astronaut_frame(width: int, height: int) -> np.ndarray:
+    """scikit-image's astronaut (one face) letterboxed into a BGR frame of the given size."""
+    from skimage import data
+
+    image = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    side = min(width, height)
+    frame = np.full((height, width, 3), 90, np.uint8)
+    x0 = (width - side) // 2
+    frame[:, x0 : x0 + side] = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
+    return frame
+
+
+def export_default(out: Path) -> None:
+    """Export an untrained default-configuration model (48 gray, width 0.5) to ``out``."""
+    from ml.export import export_model
+    from ml.model import build_model
+
+    params = Preprocessing()
+    rng = np.random.default_rng(0)
+    small = rng.random((64, params.input_size // 4, params.input_size // 4)).astype(np.float32)
+    calibration = np.stack(
+        [cv2.resize(s, (params.input_size,) * 2, interpolation=cv2.INTER_CUBIC) for s in small]
+    )[..., np.newaxis].clip(0, 1)
+    export_model(
+        build_model(input_size=params.input_size, channels=params.channels, width=0.5),
+        out,
+        preprocessing=params,
+        calibration=calibration,
+        training={"note": "untrained, for benchmarking"},
+        metrics={},
+    )
+
+
+def bench_models(model_dir: Path, threads: int, repeats: int) -> dict[str, Any]:
+    """Per-face latency (batch 1) of each runtime present, and a 4-face batch for TFLite."""
+    meta = load_metadata(model_dir)
+    face = np.random.default_rng(1).random((1, *meta.input_shape)).astype(np.float32)
+    four = np.repeat(face, 4, axis=0)
+    result: dict[str, Any] = {}
+    for kind, file in (("tflite_int8", "model_int8.tflite"), ("tflite_fp32", "model_fp32.tflite")):
+        if (model_dir / file).is_file():
+            runner = TFLiteRunner(model_dir / file, threads=threads)
+            result[kind] = timed(lambda r=runner: r.predict(face), repeats)
+            result[kind + "_batch4"] = timed(lambda r=runner: r.predict(four), repeats // 2)
+    if (model_dir / "model.keras").is_file():
+        keras_runner = KerasRunner(model_dir / "model.keras")
+        result["keras_predict_on_batch"] = timed(lambda: keras_runner.predict(face), repeats)
+    if "tflite_int8" in result and "keras_predict_on_batch" in result:
+        result["ratio_int8_over_keras"] = round(
+            result["tflite_int8"]["median_ms"] / result["keras_predict_on_batch"]["median_ms"], 4
+        )
+    return result
+
+
+def bench_detectors(repeats: int) -> dict[str, Any]:
+    """Detection latency per backend and frame size, with the number of faces found."""
+    frames = {f"{w}x{h}": astronaut_frame(w, h) for w, h in FRAME_SIZES}
+    result: dict[str, Any] = {"opencv": {}}
+    opencv = OpenCVDetector()
+    for name, frame in frames.items():
+        result["opencv"][name] = {
+            **timed(lambda f=frame: opencv.detect(f), repeats),
+            "faces": len(opencv.detect(frame)),
+        }
+    retina = RetinaFaceDetector()
+    try:
+        retina.load()
+    except DetectorWeightsMissing as err:
+        result["retinaface"] = {"available": False, "reason": str(err)}
+        return result
+    result["retinaface"] = {"available": True, "weights": str(default_weights_path())}
+    for name, frame in frames.items():
+        result["retinaface"][name] = {
+            **timed(lambda f=frame: retina.detect(f), max(5, repeats // 5), warmup=2),
+            "faces": len(retina.detect(frame)),
+        }
+    return result
+
+
+def bench_decode(repeats: int) -> dict[str, Any]:
+    """JPEG decode time (quality 80, as the page sends) per frame size."""
+    result = {}
+    for w, h in FRAME_SIZES:
+        ok, jpeg = cv2.imencode(".jpg", astronaut_frame(w, h), [cv2.IMWRITE_JPEG_QUALITY, 80])
+        data = jpeg.tobytes()
+        result[f"{w}x{h}"] = {**timed(lambda d=data: decode_image(d), repeats), "bytes": len(data)}
+    return result
+
+
+def bench_frames(model_dir: Path, threads: int, repeats: int) -> dict[str, Any]:
+    """Whole path per 640x480 JPEG (decode, OpenCV at 320, int8 model) and pool throughput."""
+    ok, jpeg = cv2.imencode(".jpg", astronaut_frame(640, 480), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    data = jpeg.tobytes()
+    analyzer = Analyzer.load(model_dir, detector=OpenCVDetector(), runtime="auto", threads=threads)
+    result: dict[str, Any] = {
+        "runtime": analyzer.runner.name,
+        "single_frame": {**timed(lambda: analyzer.analyze(data), repeats),
+                         "faces": len(analyzer.analyze(data).faces)},
+    }
+    frames = max(40, repeats)
+    for workers, interp_threads in ((1, threads), (2, 1), (2, threads)):
+        pool_analyzer = Analyzer.load(
+            model_dir, detector=OpenCVDetector(), runtime="auto", threads=interp_threads
+        )
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(lambda _: pool_analyzer.analyze(data), range(workers * 4)))  # warm up
+            start = time.perf_counter()
+            list(pool.map(lambda _: pool_analyzer.analyze(data), range(frames)))
+            elapsed = time.perf_counter() - start
+        key = f"pool_{workers}_workers_{interp_threads}_interpreter_threads_fps"
+        result[key] = round(frames / elapsed, 1)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark the serving path; prints JSON.")
+    parser.add_argument("--model", type=Path, help="export folder (default: models/default)")
+    parser.add_argument("--threads", type=int, default=2, help="TFLite interpreter threads")
+    parser.add_argument("--repeats", type=int, default=200, help="timed calls per model figure")
+    args = parser.parse_args(argv)
+    cv2.setNumThreads(args.threads)
+
+    with tempfile.TemporaryDirectory(prefix="musicmood-bench-") as tmp:
+        if args.model is not None:
+            model_dir, source = args.model, f"--model {args.model}"
+        elif (DEFAULT_MODEL / "metadata.json").is_file():
+            model_dir, source = DEFAULT_MODEL, "models/default"
+        else:
+            model_dir = Path(tmp) / "untrained"
+            export_default(model_dir)
+            source = "untrained default-config model (48x48 gray, width 0.5) exported to a temp dir"
+        meta = load_metadata(model_dir)
+        report: dict[str, Any] = {
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        "threads": args.threads},
+            "model": {"source": source, "input_shape": list(meta.input_shape),
+                      "preprocessing": meta.preprocessing.to_dict(), "versions": meta.versions},
+            "decode_jpeg": bench_decode(args.repeats),
+            "detection": bench_detectors(max(20, args.repeats // 4)),
+            "frame_640x480": bench_frames(model_dir, args.threads, max(20, args.repeats // 4)),
+            "per_face_model": bench_models(model_dir, args.threads, args.repeats),
+        }
+    report["targets_ms"] = TARGETS_MS
+    report["targets_met"] = {
+        "tflite_int8_per_face": report["per_face_model"].get("tflite_int8", {}).get("median_ms", 1e9)
+        <= TARGETS_MS["tflite_int8_per_face"],
+        "opencv_320x240": report["detection"]["opencv"]["320x240"]["median_ms"]
+        <= TARGETS_MS["opencv_320x240"],
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
