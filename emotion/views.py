@@ -1,16 +1,28 @@
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
 
 from emotion import services
+from ml.labels import MOODS
+
+#: The playlists app's player, included in the page when it is installed.
+PLAYER_TEMPLATE = "playlists/_player.html"
 
 
 def index(request: HttpRequest) -> HttpResponse:
     """The listener's page: consent, camera, live mood and player."""
     if not request.session.session_key:
         request.session.save()  # the socket uses it to avoid repeating tracks
+    try:
+        player_template = get_template(PLAYER_TEMPLATE).template.name
+    except TemplateDoesNotExist:
+        player_template = None
     context = {
         "model_missing": settings.ANALYSIS_MODE == "inline" and not services.model_available(),
         "frame_max_bytes": settings.FRAME_MAX_BYTES,
+        "moods": MOODS,
+        "player_template": player_template,
     }
     return render(request, "emotion/index.html", context)

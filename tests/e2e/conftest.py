@@ -1,0 +1,127 @@
+"""Browser-test fixtures: a live daphne server and a headless Chromium driver factory.
+
+Reusable by any e2e test: ``live_server_url`` (session-wide, embedded mode, fresh SQLite, the
+tiny model), ``chromium`` (a factory: ``chromium(camera="allow"|"deny", video=path)``) and
+``fake_camera_y4m`` (a Y4M clip of the astronaut photo for Chromium's fake camera).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import astronaut_bgr
+from tests.processes import ROOT, daphne_server, site_env
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+#: Screenshots and server logs of browser tests land here (ignored by git).
+OUTPUT_DIR = ROOT / "test-output" / "e2e"
+#: Chromium flags every browser test needs: headless on a server, and quiet (no background
+#: downloads, sync or first-run screens: the machines have no internet).
+BASE_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1000",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+
+def write_y4m(path: Path, image_bgr: np.ndarray, *, frames: int = 10, size=(640, 480)) -> Path:
+    """Write ``image_bgr`` letterboxed to ``size`` as a YUV4MPEG2 (4:2:0) clip of ``frames``."""
+    width, height = size
+    scale = min(width / image_bgr.shape[1], height / image_bgr.shape[0])
+    fitted = cv2.resize(image_bgr, (round(image_bgr.shape[1] * scale),
+                                    round(image_bgr.shape[0] * scale)))
+    canvas = np.full((height, width, 3), 40, np.uint8)
+    y0, x0 = (height - fitted.shape[0]) // 2, (width - fitted.shape[1]) // 2
+    canvas[y0 : y0 + fitted.shape[0], x0 : x0 + fitted.shape[1]] = fitted
+    i420 = cv2.cvtColor(canvas, cv2.COLOR_BGR2YUV_I420).tobytes()  # Y, then U, then V planes
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode("ascii"))
+        for _ in range(frames):
+            out.write(b"FRAME\n")
+            out.write(i420)
+    return path
+
+
+@pytest.fixture(scope="session")
+def fake_camera_y4m(tmp_path_factory) -> Path:
+    """A 640x480 Y4M clip of the astronaut photo, for ``--use-file-for-fake-video-capture``."""
+    return write_y4m(tmp_path_factory.mktemp("camera") / "astronaut.y4m", astronaut_bgr())
+
+
+@pytest.fixture(scope="session")
+def live_server_env(tiny_model_dir, tmp_path_factory) -> dict[str, str]:
+    """Environment of the live server: embedded mode, fresh SQLite, the tiny model."""
+    db = tmp_path_factory.mktemp("live-db") / "db.sqlite3"
+    env = site_env(
+        DATABASE_URL=f"sqlite:///{db}",
+        MUSICMOOD_MODEL=str(tiny_model_dir),
+        ANALYSIS_MODE="inline",
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT, env=env, check=True, capture_output=True, timeout=300,
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def live_server_url(live_server_env) -> Iterator[str]:
+    """Base URL (http://127.0.0.1:<port>) of a daphne server running the whole site."""
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    with daphne_server(live_server_env, OUTPUT_DIR / "daphne.log") as url:
+        yield url
+
+
+@pytest.fixture
+def chromium(fake_camera_y4m) -> Iterator[Callable[..., object]]:
+    """Factory of headless Chromium drivers with a fake camera; all are quit afterwards.
+
+    ``chromium(camera="allow")`` grants the camera (the fake one plays ``video``, default the
+    astronaut clip); ``camera="deny"`` makes every camera request fail with NotAllowedError.
+    """
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()) and not (
+        shutil.which("chromium") and shutil.which("chromedriver")
+    ):
+        pytest.fail("Chromium and chromedriver are missing; `make test` installs them.")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    drivers = []
+
+    def make(*, camera: str = "allow", video: Path | None = None):
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for flag in BASE_FLAGS:
+            options.add_argument(flag)
+        options.add_argument("--use-fake-device-for-media-stream")
+        options.add_argument(f"--use-file-for-fake-video-capture={video or fake_camera_y4m}")
+        if camera == "allow":
+            options.add_argument("--use-fake-ui-for-media-stream")
+        else:
+            options.add_argument("--deny-permission-prompts")
+            options.add_experimental_option(
+                "prefs", {"profile.default_content_setting_values.media_stream_camera": 2}
+            )
+        driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+        driver.set_page_load_timeout(30)
+        drivers.append(driver)
+        return driver
+
+    yield make
+    for driver in drivers:
+        driver.quit()
