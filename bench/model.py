@@ -72,6 +72,14 @@ def astronaut_frame(width: int, height: int) -> np.ndarray:
     return frame
 
 
+def encode_jpeg(frame: np.ndarray, quality: int = 80) -> bytes:
+    """JPEG bytes of a BGR frame, as the page sends them."""
+    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("OpenCV could not encode a JPEG.")
+    return jpeg.tobytes()
+
+
 def export_default(out: Path) -> None:
     """Export an untrained default-configuration model (48 gray, width 0.5) to ``out``."""
     from ml.export import export_model
@@ -143,21 +151,21 @@ def bench_decode(repeats: int) -> dict[str, Any]:
     """JPEG decode time (quality 80, as the page sends) per frame size."""
     result = {}
     for w, h in FRAME_SIZES:
-        ok, jpeg = cv2.imencode(".jpg", astronaut_frame(w, h), [cv2.IMWRITE_JPEG_QUALITY, 80])
-        data = jpeg.tobytes()
+        data = encode_jpeg(astronaut_frame(w, h))
         result[f"{w}x{h}"] = {**timed(lambda d=data: decode_image(d), repeats), "bytes": len(data)}
     return result
 
 
 def bench_frames(model_dir: Path, threads: int, repeats: int) -> dict[str, Any]:
     """Whole path per 640x480 JPEG (decode, OpenCV at 320, int8 model) and pool throughput."""
-    ok, jpeg = cv2.imencode(".jpg", astronaut_frame(640, 480), [cv2.IMWRITE_JPEG_QUALITY, 80])
-    data = jpeg.tobytes()
+    data = encode_jpeg(astronaut_frame(640, 480))
     analyzer = Analyzer.load(model_dir, detector=OpenCVDetector(), runtime="auto", threads=threads)
     result: dict[str, Any] = {
         "runtime": analyzer.runner.name,
-        "single_frame": {**timed(lambda: analyzer.analyze(data), repeats),
-                         "faces": len(analyzer.analyze(data).faces)},
+        "single_frame": {
+            **timed(lambda: analyzer.analyze(data), repeats),
+            "faces": len(analyzer.analyze(data).faces),
+        },
     }
     frames = max(40, repeats)
     for workers, interp_threads in ((1, threads), (2, 1), (2, threads)):
@@ -165,9 +173,10 @@ def bench_frames(model_dir: Path, threads: int, repeats: int) -> dict[str, Any]:
             model_dir, detector=OpenCVDetector(), runtime="auto", threads=interp_threads
         )
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(lambda _: pool_analyzer.analyze(data), range(workers * 4)))  # warm up
+            work = pool_analyzer.analyze
+            list(pool.map(lambda _, w=work: w(data), range(workers * 4)))  # warm up
             start = time.perf_counter()
-            list(pool.map(lambda _: pool_analyzer.analyze(data), range(frames)))
+            list(pool.map(lambda _, w=work: w(data), range(frames)))
             elapsed = time.perf_counter() - start
         key = f"pool_{workers}_workers_{interp_threads}_interpreter_threads_fps"
         result[key] = round(frames / elapsed, 1)
@@ -193,10 +202,17 @@ def main(argv: list[str] | None = None) -> int:
             source = "untrained default-config model (48x48 gray, width 0.5) exported to a temp dir"
         meta = load_metadata(model_dir)
         report: dict[str, Any] = {
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                        "threads": args.threads},
-            "model": {"source": source, "input_shape": list(meta.input_shape),
-                      "preprocessing": meta.preprocessing.to_dict(), "versions": meta.versions},
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "threads": args.threads,
+            },
+            "model": {
+                "source": source,
+                "input_shape": list(meta.input_shape),
+                "preprocessing": meta.preprocessing.to_dict(),
+                "versions": meta.versions,
+            },
             "decode_jpeg": bench_decode(args.repeats),
             "detection": bench_detectors(max(20, args.repeats // 4)),
             "frame_640x480": bench_frames(model_dir, args.threads, max(20, args.repeats // 4)),
@@ -204,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         }
     report["targets_ms"] = TARGETS_MS
     report["targets_met"] = {
-        "tflite_int8_per_face": report["per_face_model"].get("tflite_int8", {}).get("median_ms", 1e9)
+        "tflite_int8_per_face": report["per_face_model"]
+        .get("tflite_int8", {})
+        .get("median_ms", 1e9)
         <= TARGETS_MS["tflite_int8_per_face"],
         "opencv_320x240": report["detection"]["opencv"]["320x240"]["median_ms"]
         <= TARGETS_MS["opencv_320x240"],

@@ -43,7 +43,11 @@ def predict_faces(
         for name in parts:
             parts[name].append(out[name])
     if not parts["emotion"]:
-        return {"emotion": np.zeros((0, len(MOODS))), "age": np.zeros((0, 1)), "gender": np.zeros((0, 1))}
+        return {
+            "emotion": np.zeros((0, len(MOODS))),
+            "age": np.zeros((0, 1)),
+            "gender": np.zeros((0, 1)),
+        }
     return {name: np.concatenate(chunks) for name, chunks in parts.items()}
 
 
@@ -88,8 +92,13 @@ def _demographic_metrics(faces: FaceSet, out: dict[str, np.ndarray]) -> dict[str
 
 
 def evaluate_fer(
-    runner: ModelRunner, path: str | Path, params: Preprocessing, *, limit: int | None = None,
-    cache_dir: str | Path | None = None, show_progress: bool = False,
+    runner: ModelRunner,
+    path: str | Path,
+    params: Preprocessing,
+    *,
+    limit: int | None = None,
+    cache_dir: str | Path | None = None,
+    show_progress: bool = False,
 ) -> dict[str, Any]:
     """Emotion metrics on every mood-class image of FER2013's test part, also per split."""
     faces = load_fer(
@@ -109,13 +118,21 @@ def evaluate_fer(
 
 
 def evaluate_utkface(
-    runner: ModelRunner, path: str | Path, params: Preprocessing, *, split: str = "all",
-    limit: int | None = None, cache_dir: str | Path | None = None, show_progress: bool = False,
+    runner: ModelRunner,
+    path: str | Path,
+    params: Preprocessing,
+    *,
+    split: str = "all",
+    limit: int | None = None,
+    cache_dir: str | Path | None = None,
+    show_progress: bool = False,
 ) -> dict[str, Any]:
     """Age MAE and gender accuracy on UTKFace, overall, by race (0..4) and by decade."""
     if split not in UTKFACE_SPLITS:
         raise ValueError(f"Expected a UTKFace split in {UTKFACE_SPLITS}, got {split!r}.")
-    faces = load_utkface(path, params, limit=limit, cache_dir=cache_dir, show_progress=show_progress)
+    faces = load_utkface(
+        path, params, limit=limit, cache_dir=cache_dir, show_progress=show_progress
+    )
     if split != "all":
         faces = faces.subset(np.flatnonzero(faces.split == split))
     out = predict_faces(runner, faces, params)
@@ -155,14 +172,23 @@ def evaluate(
     metadata = load_metadata(model_dir)
     runner = load_runner(model_dir, runtime, threads=threads)
     params = metadata.preprocessing
-    results: dict[str, Any] = {"model": str(model_dir), "runtime": runner.name, "moods": list(MOODS)}
+    results: dict[str, Any] = {
+        "model": str(model_dir),
+        "runtime": runner.name,
+        "moods": list(MOODS),
+    }
     if fer is not None:
         results["fer"] = evaluate_fer(
             runner, fer, params, limit=limit, cache_dir=cache_dir, show_progress=show_progress
         )
     if utkface is not None:
         results["utkface"] = evaluate_utkface(
-            runner, utkface, params, split=utkface_split, limit=limit, cache_dir=cache_dir,
+            runner,
+            utkface,
+            params,
+            split=utkface_split,
+            limit=limit,
+            cache_dir=cache_dir,
             show_progress=show_progress,
         )
     return results
@@ -177,25 +203,42 @@ def format_report(results: dict[str, Any]) -> str:
     lines = [f"Model {results['model']} ({results['runtime']})"]
     fer = results.get("fer")
     if fer:
-        lines += ["", f"FER2013 test: {fer['n']} faces", f"{'set':<14}{'n':>7}{'accuracy':>10}"
-                  f"{'macro F1':>10}" + "".join(f"{m:>9}" for m in MOODS)]
-        rows = [("all", fer)] + sorted((fer.get("splits") or {}).items())
+        lines += [
+            "",
+            f"FER2013 test: {fer['n']} faces",
+            f"{'set':<14}{'n':>7}{'accuracy':>10}"
+            f"{'macro F1':>10}" + "".join(f"{m:>9}" for m in MOODS),
+        ]
+        rows = [("all", fer), *sorted((fer.get("splits") or {}).items())]
         for name, r in rows:
             recall = "".join(f"{_fmt((r['recall'] or {}).get(m)):>9}" for m in MOODS)
-            lines.append(f"{name:<14}{r['n']:>7}{_fmt(r['accuracy']):>10}{_fmt(r['macro_f1']):>10}{recall}")
+            lines.append(
+                f"{name:<14}{r['n']:>7}{_fmt(r['accuracy']):>10}{_fmt(r['macro_f1']):>10}{recall}"
+            )
         if fer["confusion"]:
-            lines += ["", "confusion (rows true, columns predicted)",
-                      " " * 10 + "".join(f"{m:>9}" for m in MOODS)]
-            lines += [f"{m:<10}" + "".join(f"{c:>9}" for c in row)
-                      for m, row in zip(MOODS, fer["confusion"], strict=True)]
+            lines += [
+                "",
+                "confusion (rows true, columns predicted)",
+                " " * 10 + "".join(f"{m:>9}" for m in MOODS),
+            ]
+            lines += [
+                f"{m:<10}" + "".join(f"{c:>9}" for c in row)
+                for m, row in zip(MOODS, fer["confusion"], strict=True)
+            ]
     utk = results.get("utkface")
     if utk:
-        lines += ["", f"UTKFace ({utk['split']}): {utk['n']} faces",
-                  f"{'group':<14}{'n':>7}{'age MAE':>10}{'gender acc':>12}"]
-        lines.append(f"{'all':<14}{utk['n']:>7}{_fmt(utk['age_mae'], 2):>10}{_fmt(utk['gender_accuracy']):>12}")
+        lines += [
+            "",
+            f"UTKFace ({utk['split']}): {utk['n']} faces",
+            f"{'group':<14}{'n':>7}{'age MAE':>10}{'gender acc':>12}",
+        ]
+        age, gender = _fmt(utk["age_mae"], 2), _fmt(utk["gender_accuracy"])
+        lines.append(f"{'all':<14}{utk['n']:>7}{age:>10}{gender:>12}")
         for r in utk["by_race"].values():
-            lines.append(f"{'race ' + r['name']:<14}{r['n']:>7}{_fmt(r['age_mae'], 2):>10}"
-                         f"{_fmt(r['gender_accuracy']):>12}")
+            lines.append(
+                f"{'race ' + r['name']:<14}{r['n']:>7}{_fmt(r['age_mae'], 2):>10}"
+                f"{_fmt(r['gender_accuracy']):>12}"
+            )
         for name, r in utk["by_decade"].items():
             lines.append(f"{'age ' + name:<14}{r['n']:>7}{_fmt(r['age_mae'], 2):>10}")
     return "\n".join(lines)
@@ -206,8 +249,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, type=Path, help="exported model folder")
     parser.add_argument("--fer", type=Path, help="FER2013 folder (test/<class>/) or fer2013.csv")
     parser.add_argument("--utkface", type=Path, help="UTKFace folder of *.jpg chips")
-    parser.add_argument("--utkface-split", choices=UTKFACE_SPLITS, default="all",
-                        help="UTKFace images to use: all, or the train/val split of training")
+    parser.add_argument(
+        "--utkface-split",
+        choices=UTKFACE_SPLITS,
+        default="all",
+        help="UTKFace images to use: all, or the train/val split of training",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument("--runtime", choices=RUNTIMES, default="auto", help="model file to run")
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="TFLite threads")
@@ -218,10 +265,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(options: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """Evaluate from parsed options; writes ``--json``; returns (results, printable report)."""
     results = evaluate(
-        options["model"], fer=options.get("fer"), utkface=options.get("utkface"),
-        utkface_split=options.get("utkface_split") or "all", runtime=options.get("runtime") or "auto",
-        threads=options.get("threads") or DEFAULT_THREADS, limit=options.get("limit"),
-        cache_dir=options.get("cache_dir"), show_progress=True,
+        options["model"],
+        fer=options.get("fer"),
+        utkface=options.get("utkface"),
+        utkface_split=options.get("utkface_split") or "all",
+        runtime=options.get("runtime") or "auto",
+        threads=options.get("threads") or DEFAULT_THREADS,
+        limit=options.get("limit"),
+        cache_dir=options.get("cache_dir"),
+        show_progress=True,
     )
     if options.get("json"):
         path = Path(options["json"])
@@ -232,7 +284,9 @@ def run(options: dict[str, Any]) -> tuple[dict[str, Any], str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m ml.evaluate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m ml.evaluate", description=__doc__.split("\n")[0]
+    )
     add_arguments(parser)
     options = vars(parser.parse_args(argv))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -116,7 +116,9 @@ class ExportMetadata:
             preprocessing = Preprocessing.from_dict(data["preprocessing"])
             input_shape = tuple(int(v) for v in data["input_shape"])
         except (KeyError, TypeError, ValueError) as err:
-            raise IncompatibleModel(f"{source}: invalid preprocessing or input shape: {err}") from err
+            raise IncompatibleModel(
+                f"{source}: invalid preprocessing or input shape: {err}"
+            ) from err
         if input_shape != preprocessing.input_shape:
             raise IncompatibleModel(
                 f"{source}: input shape {list(input_shape)} does not match preprocessing "
@@ -145,10 +147,11 @@ def load_metadata(model_dir: str | Path) -> ExportMetadata:
     """
     path = Path(model_dir) / METADATA_FILE
     if not path.is_file():
+        found = "found no " + METADATA_FILE if Path(model_dir).is_dir() else "it does not exist"
         raise ModelNotFound(
             f"Expected an exported model folder with {METADATA_FILE} (and {TFLITE_INT8_FILE}, "
             f"{TFLITE_FP32_FILE} or {KERAS_FILE}) at {Path(model_dir).resolve()}, but "
-            f"{'the folder does not exist' if not Path(model_dir).is_dir() else 'found no ' + METADATA_FILE}. "
+            f"{found}. "
             "Train one with `python manage.py train_model` or set MUSICMOOD_MODEL."
         )
     try:
@@ -233,7 +236,9 @@ def export_model(
     if missing:
         raise ValueError(f"Expected model outputs {OUTPUT_NAMES}, missing {sorted(missing)}.")
     calibration = np.asarray(calibration, dtype=np.float32)
-    if int8 and (calibration.ndim != 4 or calibration.shape[1:] != model_shape or not len(calibration)):
+    if int8 and (
+        calibration.ndim != 4 or calibration.shape[1:] != model_shape or not len(calibration)
+    ):
         raise ValueError(
             f"Expected calibration float32 (N, {', '.join(map(str, model_shape))}) with N >= 1, "
             f"got {calibration.shape}."

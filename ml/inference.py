@@ -98,9 +98,7 @@ class Analyzer:
         faces = self.detector.detect(image_bgr)
         if not faces:
             return FrameAnalysis(width=width, height=height)
-        return FrameAnalysis(
-            width=width, height=height, faces=self.analyze_faces(image_bgr, faces)
-        )
+        return FrameAnalysis(width=width, height=height, faces=self.analyze_faces(image_bgr, faces))
 
     def analyze_faces(
         self, image_bgr: np.ndarray, faces: list[DetectedFace]

@@ -79,7 +79,9 @@ class TFLiteRunner(ModelRunner):
         self.input_shape: tuple[int, ...] = tuple(int(v) for v in spec["shape_signature"][1:])
         outputs = set(runner.get_output_details())
         if outputs != set(OUTPUT_NAMES):
-            raise ValueError(f"{self.path}: expected outputs {OUTPUT_NAMES}, got {sorted(outputs)}.")
+            raise ValueError(
+                f"{self.path}: expected outputs {OUTPUT_NAMES}, got {sorted(outputs)}."
+            )
 
     def _runner(self) -> Any:
         """This thread's signature runner, created on first use."""
@@ -91,8 +93,11 @@ class TFLiteRunner(ModelRunner):
             runner = interpreter.get_signature_runner(SIGNATURE_KEY)
             self._local.interpreter = interpreter  # keep it alive beside its runner
             self._local.runner = runner
-            logger.debug("Created a LiteRT interpreter for %s in %s", self.path.name,
-                         threading.current_thread().name)
+            logger.debug(
+                "Created a LiteRT interpreter for %s in %s",
+                self.path.name,
+                threading.current_thread().name,
+            )
         return runner
 
     def predict(self, batch: np.ndarray) -> dict[str, np.ndarray]:

@@ -30,8 +30,11 @@ def utkface_folder(tmp_path, astronaut_bgr):
     root = tmp_path / "utk"
     root.mkdir()
     chip = cv2.resize(astronaut_bgr[40:260, 120:340], (200, 200))
-    for name in ("25_1_0_20170109150557335.jpg.chip.jpg", "61_0_2_20170110183726390.jpg.chip.jpg",
-                 "8_0_1_20170112213500903.jpg.chip.jpg"):
+    for name in (
+        "25_1_0_20170109150557335.jpg.chip.jpg",
+        "61_0_2_20170110183726390.jpg.chip.jpg",
+        "8_0_1_20170112213500903.jpg.chip.jpg",
+    ):
         cv2.imwrite(str(root / name), chip)
     return root
 
@@ -40,8 +43,18 @@ def test_evaluate_writes_fer_and_utkface_metrics_with_documented_keys(
     tiny_export, fer_folder, utkface_folder, tmp_path, capsys
 ):
     out = tmp_path / "eval.json"
-    status = main(["--model", str(tiny_export), "--fer", str(fer_folder),
-                   "--utkface", str(utkface_folder), "--json", str(out)])
+    status = main(
+        [
+            "--model",
+            str(tiny_export),
+            "--fer",
+            str(fer_folder),
+            "--utkface",
+            str(utkface_folder),
+            "--json",
+            str(out),
+        ]
+    )
     assert status == 0
     data = json.loads(out.read_text())
     fer, utk = data["fer"], data["utkface"]
@@ -68,7 +81,16 @@ def test_evaluate_model_command_runs_under_django(tiny_export, fer_folder, tmp_p
     from django.core.management import call_command
 
     out = tmp_path / "cmd.json"
-    call_command("evaluate_model", "--model", str(tiny_export), "--fer", str(fer_folder),
-                 "--json", str(out), "--runtime", "fp32")
+    call_command(
+        "evaluate_model",
+        "--model",
+        str(tiny_export),
+        "--fer",
+        str(fer_folder),
+        "--json",
+        str(out),
+        "--runtime",
+        "fp32",
+    )
     data = json.loads(out.read_text())
     assert data["runtime"] == "tflite-fp32" and data["fer"]["n"] == 6

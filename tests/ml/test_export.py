@@ -91,5 +91,5 @@ def test_metadata_of_another_format_version_is_refused(tiny_export, tmp_path):
 
 
 def test_folder_without_metadata_is_reported_as_model_not_found(tmp_path):
-    with pytest.raises(ModelNotFound, match="metadata.json"):
+    with pytest.raises(ModelNotFound, match=r"metadata\.json"):
         load_metadata(tmp_path / "nowhere")

@@ -43,8 +43,11 @@ def png_header(width: int, height: int) -> bytes:
     """The first bytes of a PNG claiming the given size (no pixel data)."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     chunk = b"IHDR" + ihdr
-    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk + struct.pack(
-        ">I", zlib.crc32(chunk)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", len(ihdr))
+        + chunk
+        + struct.pack(">I", zlib.crc32(chunk))
     )
 
 
@@ -65,9 +68,7 @@ def test_astronaut_jpeg_gives_one_face_with_probabilities_summing_to_one(analyze
     assert json.loads(json.dumps(result.to_dict()))["faces"][0]["emotion"].keys() == set(MOODS)
 
 
-def test_two_faces_side_by_side_give_two_results_from_one_network_call(
-    analyzer, astronaut_bgr
-):
+def test_two_faces_side_by_side_give_two_results_from_one_network_call(analyzer, astronaut_bgr):
     counting = CountingRunner(analyzer.runner)
     # 1024x512 frame: detect at full size so each face stays ~100 px, as in a webcam frame.
     two_faces = Analyzer(counting, OpenCVDetector(max_side=1024), analyzer.preprocessing)
@@ -103,11 +104,13 @@ def test_missing_model_folder_raises_model_not_found_saying_what_was_expected(tm
 
 def test_export_without_any_model_file_raises_model_not_found(tiny_export, tmp_path):
     (tmp_path / "metadata.json").write_bytes((tiny_export / "metadata.json").read_bytes())
-    with pytest.raises(ModelNotFound, match="model_int8.tflite"):
+    with pytest.raises(ModelNotFound, match=r"model_int8\.tflite"):
         Analyzer.load(tmp_path, detector="opencv")
 
 
-def test_tflite_inference_does_not_import_tensorflow_or_keras(tiny_export, astronaut_jpeg, tmp_path):
+def test_tflite_inference_does_not_import_tensorflow_or_keras(
+    tiny_export, astronaut_jpeg, tmp_path
+):
     frame = tmp_path / "frame.jpg"
     frame.write_bytes(astronaut_jpeg)
     code = (

@@ -41,7 +41,10 @@ class CapturingRunner:
 
 @pytest.mark.parametrize(
     "params",
-    [Preprocessing(input_size=48, color="gray"), Preprocessing(input_size=64, color="rgb", margin=0.25)],
+    [
+        Preprocessing(input_size=48, color="gray"),
+        Preprocessing(input_size=64, color="rgb", margin=0.25),
+    ],
     ids=["gray48", "rgb64"],
 )
 def test_fer_loader_and_analyzer_give_identical_tensors_for_the_same_jpeg(params, tmp_path):
