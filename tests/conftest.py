@@ -17,9 +17,8 @@ REDIS_URL_TEST = os.environ.get("REDIS_URL_TEST", "redis://127.0.0.1:6379/15")
 TINY_MODEL_MOOD = "happy"
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real export (Keras + TFLite fp32/int8 + metadata) of a 1/16-width model.
+def build_tiny_model(out: Path) -> Path:
+    """Export a real 1/16-width model to ``out`` whose emotion head favours TINY_MODEL_MOOD.
 
     The network is untrained, so left alone its emotion head would give near-uniform
     probabilities that never reach MOOD_MIN_CONFIDENCE, and no test could see a mood being
@@ -27,8 +26,6 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     clearly (about 0.95) whatever the face: tests then check the path (frame -> analysis ->
     smoothed mood -> message), not the accuracy of a model nobody trained.
     """
-    import keras  # noqa: F401 - imported here so only tests that need a model pay for it
-
     from ml.export import export_model
     from ml.model import build_model
     from ml.preprocessing import Preprocessing
@@ -43,8 +40,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     rng = np.random.default_rng(7)
     calibration = rng.random((16, *preprocessing.input_shape), dtype=np.float32)
-    out = tmp_path_factory.mktemp("tiny-model")
-    export_model(
+    return export_model(
         model,
         out,
         preprocessing=preprocessing,
@@ -52,7 +48,12 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         training={"note": "untrained test model, emotion bias favours " + TINY_MODEL_MOOD},
         metrics={},
     )
-    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real export (Keras + TFLite fp32/int8 + metadata) of the tiny model; see above."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
 
 
 def astronaut_bgr() -> np.ndarray:

@@ -1,0 +1,174 @@
+"""End-to-end latency of the live path, over a real websocket, in both running modes.
+
+Starts a real daphne server (embedded mode: in-process thread pool; then Redis mode: channels_redis
+plus a real ``celery -A musicmood worker``), connects 1, 4 and 16 concurrent ``websockets``
+clients on loopback, and has each send frames one at a time (the page's rule: the next frame
+only after the reply). Prints JSON: latency from frame sent to ``analysis`` received (median,
+p95), analysed frames per second, dropped/errored replies, next to the in-process
+``Analyzer.analyze`` time on the same frame, so transport overhead is a ratio from one run.
+
+Bounded: each level runs for LEVEL_SECONDS; everything listens on 127.0.0.1 only.
+Run: ``.venv/bin/python bench/pipeline.py`` (needs Redis at REDIS_URL_TEST for the Redis mode).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import cv2  # noqa: E402
+import redis  # noqa: E402
+import websockets  # noqa: E402
+
+from tests.conftest import astronaut_bgr, build_tiny_model  # noqa: E402
+from tests.processes import celery_worker, daphne_server, site_env  # noqa: E402
+
+CLIENTS = (1, 4, 16)
+LEVEL_SECONDS = float(os.environ.get("BENCH_LEVEL_SECONDS", "6"))
+IN_PROCESS_RUNS = 60
+REDIS_URL = os.environ.get("REDIS_URL_TEST", "redis://127.0.0.1:6379/15")
+SHIPPED_MODEL = ROOT / "models" / "default"
+
+
+def frame_jpeg() -> bytes:
+    """The astronaut photo letterboxed to 640x480, JPEG quality 70, as the page sends it."""
+    image = astronaut_bgr()
+    scale = 480 / image.shape[0]
+    fitted = cv2.resize(image, (round(image.shape[1] * scale), 480))
+    canvas = cv2.copyMakeBorder(fitted, 0, 0, 80, 80, cv2.BORDER_CONSTANT, value=(40, 40, 40))
+    return cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 70])[1].tobytes()
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"median_ms": None, "p95_ms": None, "n": 0}
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"median_ms": round(statistics.median(ordered), 2), "p95_ms": round(p95, 2),
+            "n": len(ordered)}
+
+
+def in_process(model_dir: Path, frame: bytes) -> dict:
+    from ml.inference import Analyzer
+
+    analyzer = Analyzer.load(model_dir, detector="opencv")
+    faces = len(analyzer.analyze(frame).faces)
+    times = []
+    for _ in range(IN_PROCESS_RUNS):
+        started = time.perf_counter()
+        analyzer.analyze(frame)
+        times.append((time.perf_counter() - started) * 1000.0)
+    return {**percentiles(times), "faces": faces, "runner": analyzer.runner.name}
+
+
+async def client(url: str, frame: bytes, deadline: float, out: dict) -> None:
+    ws_url = url.replace("http://", "ws://") + "/ws/mood/"
+    async with websockets.connect(ws_url, origin=url, open_timeout=30, max_size=2**20) as ws:
+        while time.perf_counter() < deadline:
+            sent = time.perf_counter()
+            await ws.send(frame)
+            while True:
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                if reply["type"] in ("analysis", "error"):
+                    break
+            if reply["type"] == "analysis":
+                out["latency"].append((time.perf_counter() - sent) * 1000.0)
+                out["server"].append(reply["ms"])
+            else:
+                out["errors"][reply["code"]] = out["errors"].get(reply["code"], 0) + 1
+                await asyncio.sleep(0.05)
+
+
+async def level(url: str, frame: bytes, clients: int) -> dict:
+    # One warm-up frame so model loading is not measured.
+    await client(url, frame, time.perf_counter() + 0.01, {"latency": [], "server": [],
+                                                          "errors": {}})
+    out: dict = {"latency": [], "server": [], "errors": {}}
+    started = time.perf_counter()
+    deadline = started + LEVEL_SECONDS
+    await asyncio.gather(*(client(url, frame, deadline, out) for _ in range(clients)))
+    elapsed = time.perf_counter() - started
+    return {
+        "clients": clients,
+        "latency": percentiles(out["latency"]),
+        "server_ms": percentiles(out["server"]),
+        "frames_per_second": round(len(out["latency"]) / elapsed, 2),
+        "errors": out["errors"],
+    }
+
+
+def run_mode(env: dict, frame: bytes, log_dir: Path, *, redis_mode: bool) -> list[dict]:
+    results = []
+    if redis_mode:
+        with (
+            celery_worker(env, log_dir / "worker.log", concurrency=2),
+            daphne_server(env, log_dir / "daphne-redis.log") as url,
+        ):
+            for n in CLIENTS:
+                results.append(asyncio.run(level(url, frame, n)))
+    else:
+        with daphne_server(env, log_dir / "daphne-inline.log") as url:
+            for n in CLIENTS:
+                results.append(asyncio.run(level(url, frame, n)))
+    return results
+
+
+def main() -> None:
+    frame = frame_jpeg()
+    with tempfile.TemporaryDirectory(prefix="musicmood-bench-") as tmp:
+        tmp_path = Path(tmp)
+        if (SHIPPED_MODEL / "metadata.json").is_file():
+            model_dir, model = SHIPPED_MODEL, "shipped (models/default)"
+        else:
+            model_dir = build_tiny_model(tmp_path / "tiny-model")
+            model = "tiny untrained export (models/default missing): width 1/16, 48x48 gray"
+        base = dict(
+            MUSICMOOD_MODEL=str(model_dir),
+            FACE_DETECTOR="opencv",
+            DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            FRAME_RATE_PER_SECOND="1000",  # the bench measures throughput, not the limiter
+            FRAME_RATE_BURST="1000",
+            LOG_LEVEL="WARNING",
+        )
+        report: dict = {
+            "model": model,
+            "detector": "opencv",
+            "frame": {"width": 640, "height": 480, "bytes": len(frame)},
+            "level_seconds": LEVEL_SECONDS,
+            "cpu_count": os.cpu_count(),
+            "in_process_analyze": in_process(model_dir, frame),
+        }
+        inline_env = site_env(**base, ANALYSIS_MODE="inline", ANALYSIS_THREADS="2")
+        report["embedded"] = run_mode(inline_env, frame, tmp_path, redis_mode=False)
+        try:
+            client_ = redis.Redis.from_url(REDIS_URL)
+            client_.ping()
+        except redis.ConnectionError:
+            report["redis_worker"] = f"skipped: no Redis at {REDIS_URL}"
+        else:
+            client_.flushdb()
+            redis_env = site_env(**base, REDIS_URL=REDIS_URL)
+            try:
+                report["redis_worker"] = run_mode(redis_env, frame, tmp_path, redis_mode=True)
+            finally:
+                client_.flushdb()
+        analyse_ms = report["in_process_analyze"]["median_ms"]
+        for mode in ("embedded", "redis_worker"):
+            if isinstance(report[mode], list):
+                for row in report[mode]:
+                    median = row["latency"]["median_ms"]
+                    row["overhead_ratio"] = round(median / analyse_ms, 2) if median else None
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
