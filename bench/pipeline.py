@@ -53,8 +53,11 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
         return {"median_ms": None, "p95_ms": None, "n": 0}
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"median_ms": round(statistics.median(ordered), 2), "p95_ms": round(p95, 2),
-            "n": len(ordered)}
+    return {
+        "median_ms": round(statistics.median(ordered), 2),
+        "p95_ms": round(p95, 2),
+        "n": len(ordered),
+    }
 
 
 def in_process(model_dir: Path, frame: bytes) -> dict:
@@ -90,8 +93,9 @@ async def client(url: str, frame: bytes, deadline: float, out: dict) -> None:
 
 async def level(url: str, frame: bytes, clients: int) -> dict:
     # One warm-up frame so model loading is not measured.
-    await client(url, frame, time.perf_counter() + 0.01, {"latency": [], "server": [],
-                                                          "errors": {}})
+    await client(
+        url, frame, time.perf_counter() + 0.01, {"latency": [], "server": [], "errors": {}}
+    )
     out: dict = {"latency": [], "server": [], "errors": {}}
     started = time.perf_counter()
     deadline = started + LEVEL_SECONDS

@@ -134,8 +134,13 @@ def frame_analyse_and_reply(*, channel_name: str, frame_no: int, data: bytes) ->
 
 
 def _failure(frame_no: int, code: str, message: str) -> dict[str, Any]:
-    return {"type": FRAME_ANALYSED, "frame": frame_no, "ok": False, "code": code,
-            "message": message}
+    return {
+        "type": FRAME_ANALYSED,
+        "frame": frame_no,
+        "ok": False,
+        "code": code,
+        "message": message,
+    }
 
 
 # --- dispatch: inline thread pool or Celery ---------------------------------------------------

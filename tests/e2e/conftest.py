@@ -43,8 +43,9 @@ def write_y4m(path: Path, image_bgr: np.ndarray, *, frames: int = 10, size=(640,
     """Write ``image_bgr`` letterboxed to ``size`` as a YUV4MPEG2 (4:2:0) clip of ``frames``."""
     width, height = size
     scale = min(width / image_bgr.shape[1], height / image_bgr.shape[0])
-    fitted = cv2.resize(image_bgr, (round(image_bgr.shape[1] * scale),
-                                    round(image_bgr.shape[0] * scale)))
+    fitted = cv2.resize(
+        image_bgr, (round(image_bgr.shape[1] * scale), round(image_bgr.shape[0] * scale))
+    )
     canvas = np.full((height, width, 3), 40, np.uint8)
     y0, x0 = (height - fitted.shape[0]) // 2, (width - fitted.shape[1]) // 2
     canvas[y0 : y0 + fitted.shape[0], x0 : x0 + fitted.shape[1]] = fitted
@@ -74,7 +75,11 @@ def live_server_env(tiny_model_dir, tmp_path_factory) -> dict[str, str]:
     )
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=ROOT, env=env, check=True, capture_output=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     return env
 

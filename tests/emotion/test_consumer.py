@@ -203,9 +203,7 @@ async def test_an_analysis_slower_than_the_timeout_gives_an_error_and_the_next_f
     await communicator.disconnect()
 
 
-async def test_a_missing_model_says_analysis_is_unavailable_and_socket_stays_open(
-    inline, tmp_path
-):
+async def test_a_missing_model_says_analysis_is_unavailable_and_socket_stays_open(inline, tmp_path):
     inline.MUSICMOOD_MODEL = str(tmp_path / "no-model-here")
     communicator = await connect()
     await communicator.send_to(bytes_data=b"\xff\xd8\xff\xe0 a frame")

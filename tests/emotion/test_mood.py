@@ -18,12 +18,12 @@ CONFIG = MoodConfig(
 FPS = 10
 
 
-def face(mood: str = "happy", p: float = 0.8, *, box=(0, 0, 100, 100), score=0.9, age=30.0,
-         female=0.8) -> FaceAnalysis:
+def face(
+    mood: str = "happy", p: float = 0.8, *, box=(0, 0, 100, 100), score=0.9, age=30.0, female=0.8
+) -> FaceAnalysis:
     rest = (1.0 - p) / (len(MOODS) - 1)
     emotion = {m: (p if m == mood else rest) for m in MOODS}
-    return FaceAnalysis(box=box, score=score, emotion=emotion, age=age, age_band="",
-                        female=female)
+    return FaceAnalysis(box=box, score=score, emotion=emotion, age=age, age_band="", female=female)
 
 
 def replay(state: MoodState, frames, *, start: float = 0.0):
@@ -78,8 +78,9 @@ def test_a_challenger_within_the_switch_margin_does_not_replace_the_mood():
     state = MoodState(config=CONFIG)
     replay(state, seconds(4, [face("happy", 0.9)]))
     near_tie = {"angry": 0.02, "happy": 0.44, "neutral": 0.03, "sad": 0.51}
-    close = FaceAnalysis(box=(0, 0, 100, 100), score=0.9, emotion=near_tie, age=30, age_band="",
-                         female=0.8)
+    close = FaceAnalysis(
+        box=(0, 0, 100, 100), score=0.9, emotion=near_tie, age=30, age_band="", female=0.8
+    )
     changes = replay(state, seconds(10, [close]), start=4.0)
     assert changes == []
     assert state.announced.mood == "happy"
@@ -132,8 +133,9 @@ def test_demographics_are_smoothed_and_do_not_flicker_at_a_band_edge():
     assert changes[-1][1].age_band == "young_adult"
     assert changes[-1][1].gender == "female"
     # Estimates wobbling around the 35-year edge and around p(female) = 0.5.
-    wobble = [[face(age=36.0 if i % 2 else 34.0, female=0.55 if i % 2 else 0.45)]
-              for i in range(80)]
+    wobble = [
+        [face(age=36.0 if i % 2 else 34.0, female=0.55 if i % 2 else 0.45)] for i in range(80)
+    ]
     assert replay(state, wobble, start=4.0) == []
     assert state.announced.age_band == "young_adult"
     assert state.announced.gender == "female"

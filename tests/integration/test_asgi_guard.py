@@ -20,8 +20,13 @@ print(json.dumps(heavy))
 def test_importing_the_asgi_app_with_redis_set_leaves_tensorflow_out():
     env = site_env(REDIS_URL="redis://127.0.0.1:6379/15")
     result = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=120, check=False,
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
