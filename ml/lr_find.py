@@ -39,8 +39,9 @@ def lr_range_test(
     """Train ``model`` (compiled, changed in place) for up to ``steps`` batches from ``batches``.
 
     The learning rate grows from ``lr_min`` to ``lr_max`` geometrically; the test stops early
-    when the loss diverges. The suggestion is the rate at the lowest smoothed loss divided by
-    ``SUGGESTION_DIVISOR`` (well before the loss blows up).
+    when the loss diverges. The suggestion is the rate at the lowest smoothed loss (ignoring
+    the first tenth of the steps) divided by ``SUGGESTION_DIVISOR``, well before the loss blows
+    up, and never below ``lr_min``; None when fewer than 11 steps ran.
     """
     steps = max(2, int(steps))
     factor = (lr_max / lr_min) ** (1.0 / (steps - 1))
@@ -65,6 +66,8 @@ def lr_range_test(
             break
     suggested = None
     if len(losses) > 10:
-        suggested = lrs[int(np.argmin(losses))] / SUGGESTION_DIVISOR
+        skip = len(losses) // 10  # the first smoothed values rest on very few batches
+        lowest = skip + int(np.argmin(losses[skip:]))
+        suggested = max(lrs[lowest] / SUGGESTION_DIVISOR, lrs[0])
     logger.info("LR range test: %d steps, suggested lr %s", len(lrs), suggested)
     return LRFindResult(lrs=lrs, losses=losses, suggested=suggested)
