@@ -36,8 +36,13 @@ class TqdmProgress(keras.callbacks.Callback):
         self.bar: tqdm | None = None
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.bar = tqdm(total=self.steps, desc=f"epoch {epoch + 1}/{self.epochs}", unit="step",
-                        leave=False, disable=not self.enabled)
+        self.bar = tqdm(
+            total=self.steps,
+            desc=f"epoch {epoch + 1}/{self.epochs}",
+            unit="step",
+            leave=False,
+            disable=not self.enabled,
+        )
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self.bar is not None:

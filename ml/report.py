@@ -84,8 +84,13 @@ def plot_age_mae(by_decade: Mapping[str, Mapping[str, float]], path: Path) -> Pa
     bars = axes.bar(names, mae, color="tab:orange")
     for bar, name in zip(bars, names, strict=True):
         count = int(by_decade[name]["count"])
-        axes.annotate(f"n={count}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                      ha="center", va="bottom", fontsize=8)
+        axes.annotate(
+            f"n={count}",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     axes.set(xlabel="true age (years)", ylabel="MAE (years)", title="Validation age error")
     axes.grid(alpha=0.3, axis="y")
     return _save(figure, path)

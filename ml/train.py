@@ -50,23 +50,28 @@ FINAL_LR_FRACTION = 0.01
 def load_data(config: TrainConfig, params: Preprocessing) -> tuple[FaceSet, FaceSet, dict]:
     """(train, val, counts): both datasets' training and validation faces, concatenated."""
     train_parts, val_parts, counts = [], [], {}
-    options = {"limit": config.limit, "cache_dir": config.cache_dir,
-               "show_progress": config.progress}
+    options = {
+        "limit": config.limit,
+        "cache_dir": config.cache_dir,
+        "show_progress": config.progress,
+    }
     if config.fer is not None:
         fer_train = load_fer(config.fer, params, part="train", **options)
         fer_test = load_fer(config.fer, params, part="test", **options)
         fer_val = fer_test.subset(np.isin(fer_test.split, FER_VAL_SPLITS))
         train_parts.append(fer_train)
         val_parts.append(fer_val)
-        counts["fer"] = {"train": len(fer_train), "val": len(fer_val),
-                         "skipped": {"train": fer_train.skipped, "test": fer_test.skipped}}
+        counts["fer"] = {
+            "train": len(fer_train),
+            "val": len(fer_val),
+            "skipped": {"train": fer_train.skipped, "test": fer_test.skipped},
+        }
     if config.utkface is not None:
         utk = load_utkface(config.utkface, params, val_fraction=config.val_fraction, **options)
         utk_train, utk_val = utk.subset(utk.split == "train"), utk.subset(utk.split == "val")
         train_parts.append(utk_train)
         val_parts.append(utk_val)
-        counts["utkface"] = {"train": len(utk_train), "val": len(utk_val),
-                             "skipped": utk.skipped}
+        counts["utkface"] = {"train": len(utk_train), "val": len(utk_val), "skipped": utk.skipped}
     train_set, val_set = FaceSet.concat(train_parts), FaceSet.concat(val_parts)
     if len(train_set) == 0 or len(val_set) == 0:
         raise ValueError(
@@ -103,8 +108,11 @@ def compile_model(
             "age": MaskedAgeLoss(),
             "gender": MaskedBinaryCrossentropy(),
         },
-        loss_weights={"emotion": 1.0, "age": config.age_loss_weight,
-                      "gender": config.gender_loss_weight},
+        loss_weights={
+            "emotion": 1.0,
+            "age": config.age_loss_weight,
+            "gender": config.gender_loss_weight,
+        },
     )
 
 
@@ -125,15 +133,15 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
     if config.class_weights and (train_set.emotion >= 0).any():
         weights = balanced_class_weights(train_set.emotion, len(MOODS))
     augmentation = Augmentation() if config.augment else None
-    batches = FaceBatches(train_set, params, batch_size=config.batch_size, seed=config.seed,
-                          augmentation=augmentation)
+    batches = FaceBatches(
+        train_set, params, batch_size=config.batch_size, seed=config.seed, augmentation=augmentation
+    )
 
     if config.find_lr:
         return _find_lr(config, params, batches, weights, report_dir, say)
 
     last = checkpoints / "last.keras"
-    state: dict[str, Any] = {"epoch": 0, "history": [], "bad_epochs": 0,
-                             "config": config.to_dict()}
+    state: dict[str, Any] = {"epoch": 0, "history": [], "bad_epochs": 0, "config": config.to_dict()}
     if config.resume and last.is_file():
         state = json.loads((checkpoints / "state.json").read_text())
         _check_resumable(state, config)
@@ -142,8 +150,12 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
     else:
         if config.resume:
             logger.warning("No checkpoint at %s; starting a new run.", last)
-        model = build_model(input_size=params.input_size, channels=params.channels,
-                            width=config.width, weights=config.weights)
+        model = build_model(
+            input_size=params.input_size,
+            channels=params.channels,
+            width=config.width,
+            weights=config.weights,
+        )
         compile_model(model, config, weights, lr_schedule(config, len(batches)))
 
     if state["epoch"] < config.epochs and not state.get("stopped_early"):
@@ -155,28 +167,47 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
             verbose=0,
             callbacks=[
                 TqdmProgress(steps=len(batches), epochs=config.epochs, enabled=config.progress),
-                ValidationCheckpoint(val=val_set, params=params, checkpoints=checkpoints,
-                                     state=state, patience=config.patience,
-                                     epochs=config.epochs, echo=say),
+                ValidationCheckpoint(
+                    val=val_set,
+                    params=params,
+                    checkpoints=checkpoints,
+                    state=state,
+                    patience=config.patience,
+                    epochs=config.epochs,
+                    echo=say,
+                ),
             ],
         )
 
     best = keras.models.load_model(checkpoints / "best.keras")
     metrics = evaluate_faces(best, val_set, params)
-    training = {"config": config.to_dict(), "data": counts, "class_weights": weights,
-                "augmentation": augmentation.to_dict() if augmentation else None,
-                "epochs_run": state["epoch"], "best_epoch": state.get("best_epoch"),
-                "stopped_early": bool(state.get("stopped_early")),
-                "seconds": round(time.monotonic() - started, 1)}
+    training = {
+        "config": config.to_dict(),
+        "data": counts,
+        "class_weights": weights,
+        "augmentation": augmentation.to_dict() if augmentation else None,
+        "epochs_run": state["epoch"],
+        "best_epoch": state.get("best_epoch"),
+        "stopped_early": bool(state.get("stopped_early")),
+        "seconds": round(time.monotonic() - started, 1),
+    }
     export_dir = _export(best, config, params, train_set, training, metrics)
-    result = {"metrics": metrics, "training": training, "history": state["history"],
-              "export": str(export_dir)}
+    result = {
+        "metrics": metrics,
+        "training": training,
+        "history": state["history"],
+        "export": str(export_dir),
+    }
     write_json(report_dir / "metrics.json", result)
-    history = {key: [r.get(key) for r in state["history"]] for key in
-               (*report.LOSS_KEYS, *report.ACCURACY_KEYS)}
+    history = {
+        key: [r.get(key) for r in state["history"]]
+        for key in (*report.LOSS_KEYS, *report.ACCURACY_KEYS)
+    }
     report.write_plots(report_dir, history, metrics)
-    say(f"best epoch {state.get('best_epoch')}: score {metrics['score']:.4f}; "
-        f"report in {report_dir}, model in {export_dir}")
+    say(
+        f"best epoch {state.get('best_epoch')}: score {metrics['score']:.4f}; "
+        f"report in {report_dir}, model in {export_dir}"
+    )
     return result
 
 
@@ -192,34 +223,61 @@ def _check_resumable(state: dict[str, Any], config: TrainConfig) -> None:
         logger.warning(
             "Resuming with epochs=%s; the checkpoint's learning-rate schedule was made for %s "
             "epochs and is kept (past its end the rate stays at its final value).",
-            config.epochs, saved.get("epochs"),
+            config.epochs,
+            saved.get("epochs"),
         )
 
 
-def _export(model: keras.Model, config: TrainConfig, params: Preprocessing,
-            train_set: FaceSet, training: dict, metrics: dict) -> Path:
+def _export(
+    model: keras.Model,
+    config: TrainConfig,
+    params: Preprocessing,
+    train_set: FaceSet,
+    training: dict,
+    metrics: dict,
+) -> Path:
     from ml.export import export_model  # TFLite conversion is only needed at the very end
 
     rng = np.random.default_rng(config.seed)
     count = min(config.calibration_size, len(train_set))
     chosen = np.sort(rng.choice(len(train_set), size=count, replace=False))
     calibration = to_model_input(train_set.images[chosen], params)
-    return export_model(model, config.out / "export", preprocessing=params,
-                        calibration=calibration, training=training, metrics=metrics,
-                        int8=config.int8)
+    return export_model(
+        model,
+        config.out / "export",
+        preprocessing=params,
+        calibration=calibration,
+        training=training,
+        metrics=metrics,
+        int8=config.int8,
+    )
 
 
-def _find_lr(config: TrainConfig, params: Preprocessing, batches: FaceBatches,
-             weights: list[float] | None, report_dir: Path,
-             say: Callable[[str], None]) -> dict[str, Any]:
-    model = build_model(input_size=params.input_size, channels=params.channels,
-                        width=config.width, weights=config.weights)
+def _find_lr(
+    config: TrainConfig,
+    params: Preprocessing,
+    batches: FaceBatches,
+    weights: list[float] | None,
+    report_dir: Path,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    model = build_model(
+        input_size=params.input_size,
+        channels=params.channels,
+        width=config.width,
+        weights=config.weights,
+    )
     compile_model(model, config, weights, 1e-6)  # lr_range_test sets the rate at each step
     found = lr_range_test(model, batches, steps=config.find_lr_steps)
-    plot = report.plot_lr_find(found.lrs, found.losses, found.suggested,
-                               report_dir / "lr_find.png")
-    result = {"lr_find": {"lrs": found.lrs, "losses": found.losses,
-                          "suggested_lr": found.suggested, "plot": str(plot)}}
+    plot = report.plot_lr_find(found.lrs, found.losses, found.suggested, report_dir / "lr_find.png")
+    result = {
+        "lr_find": {
+            "lrs": found.lrs,
+            "losses": found.losses,
+            "suggested_lr": found.suggested,
+            "plot": str(plot),
+        }
+    }
     write_json(report_dir / "lr_find.json", result)
     say(f"suggested learning rate: {found.suggested} (plot: {plot})")
     return result
@@ -230,8 +288,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ml.train", description=__doc__.split("\n")[0])
     add_arguments(parser)
     options = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     try:
         config = config_from_options(options)
     except ValueError as err:

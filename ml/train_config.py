@@ -105,12 +105,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--cache", type=Path, default=None, help="crop cache folder (default: OUT/cache)")
     add("--no-augment", dest="augment", action="store_false")
     add("--no-class-weights", dest="class_weights", action="store_false")
-    add("--age-loss-weight", dest="age_loss_weight", type=float,
-        default=d["age_loss_weight"].default)
-    add("--gender-loss-weight", dest="gender_loss_weight", type=float,
-        default=d["gender_loss_weight"].default)
-    add("--calibration-size", dest="calibration_size", type=int,
-        default=d["calibration_size"].default)
+    add(
+        "--age-loss-weight",
+        dest="age_loss_weight",
+        type=float,
+        default=d["age_loss_weight"].default,
+    )
+    add(
+        "--gender-loss-weight",
+        dest="gender_loss_weight",
+        type=float,
+        default=d["gender_loss_weight"].default,
+    )
+    add(
+        "--calibration-size",
+        dest="calibration_size",
+        type=int,
+        default=d["calibration_size"].default,
+    )
     add("--no-int8", dest="int8", action="store_false", help="skip the int8 TFLite export")
     add("--no-progress", dest="progress", action="store_false", help="no progress bars")
 

@@ -21,7 +21,7 @@ from ml.preprocessing import Preprocessing, face_crop, full_image_box
 logger = logging.getLogger(__name__)
 
 PARTS: tuple[str, ...] = ("train", "test")
-#: Original FER2013 splits, as the csv's ``Usage`` column and the Kaggle filename prefixes name them.
+#: Original FER2013 splits, as named by the csv's ``Usage`` column and Kaggle file name prefixes.
 FER_SPLITS: tuple[str, ...] = ("Training", "PublicTest", "PrivateTest")
 #: Which part (Kaggle folder) each original split belongs to.
 SPLIT_PART: dict[str, str] = {"Training": "train", "PublicTest": "test", "PrivateTest": "test"}
@@ -84,7 +84,9 @@ def find_csv(source: Path) -> Path | None:
             if (source / name).is_file():
                 return source / name
     if not source.exists():
-        raise DatasetError(f"Expected a FER2013 folder or csv file, got {source}: it does not exist.")
+        raise DatasetError(
+            f"Expected a FER2013 folder or csv file, got {source}: it does not exist."
+        )
     return None
 
 
@@ -117,7 +119,9 @@ class _Collector:
         self.names: list[str] = []
         self.skipped: dict[str, int] = {}
 
-    def add(self, image: np.ndarray, params: Preprocessing, fer_class: str, split: str, name: str) -> None:
+    def add(
+        self, image: np.ndarray, params: Preprocessing, fer_class: str, split: str, name: str
+    ) -> None:
         if common.is_blank(image):
             common.count(self.skipped, "blank image")
             return
@@ -166,7 +170,9 @@ def _load_folder(
             not_loaded += len(images)
     files = [files[i] for i in spread(len(files), limit)]
     if not files:
-        raise DatasetError(f"Expected images of classes {classes} in {folder}/<class>/, found none.")
+        raise DatasetError(
+            f"Expected images of classes {classes} in {folder}/<class>/, found none."
+        )
 
     key = common.cache_key("fer-folder", [p for _, p in files], params, [part, classes])
     cached = common.cache_path(Path(cache_dir), "fer", key) if cache_dir else None
@@ -178,7 +184,9 @@ def _load_folder(
     if not_loaded:
         collector.skipped["class not loaded"] = not_loaded
     desc = f"FER2013 {part}"
-    for fer_class, file in common.progress(files, total=len(files), desc=desc, enabled=show_progress):
+    for fer_class, file in common.progress(
+        files, total=len(files), desc=desc, enabled=show_progress
+    ):
         try:
             image = read_image(file)
         except InvalidImage as err:
@@ -266,7 +274,7 @@ def gray_from_pixels(pixels: str) -> np.ndarray | None:
         values = np.asarray(pixels.split(), dtype=np.int64)
     except ValueError:
         return None
-    side = int(round(len(values) ** 0.5))
+    side = round(len(values) ** 0.5)
     if side < 1 or side * side != len(values) or values.min() < 0 or values.max() > 255:
         return None
     return values.astype(np.uint8).reshape(side, side)

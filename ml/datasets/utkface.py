@@ -1,4 +1,4 @@
-"""UTKFace loader (aligned and cropped 200x200 chips named ``age_gender_race_date.jpg.chip.jpg``)."""
+"""UTKFace loader: aligned, cropped 200x200 chips named ``age_gender_race_date.jpg.chip.jpg``."""
 
 from __future__ import annotations
 

@@ -17,7 +17,9 @@ def face_like(seed: int, size: int, *, color: bool = False) -> np.ndarray:
     rng = np.random.default_rng(seed)
     image = rng.integers(40, 90, (size, size), dtype=np.uint8)
     centre = (size // 2, size // 2)
-    cv2.ellipse(image, centre, (size // 3, size * 2 // 5), 0, 0, 360, int(rng.integers(150, 220)), -1)
+    cv2.ellipse(
+        image, centre, (size // 3, size * 2 // 5), 0, 0, 360, int(rng.integers(150, 220)), -1
+    )
     eye = max(1, size // 16)
     for x in (size * 3 // 8, size * 5 // 8):
         cv2.circle(image, (x, size * 2 // 5), eye, 20, -1)
@@ -39,7 +41,7 @@ def make_fer_folder(
     """Kaggle layout: train/<class>/Training_*.jpg and test/<class>/{PublicTest,PrivateTest}_*."""
     seed = 0
     for fer_class in classes:
-        for i in range(per_class):
+        for _i in range(per_class):
             seed += 1
             write_jpeg(root / "train" / fer_class / f"Training_{seed}.jpg", face_like(seed, size))
             seed += 1

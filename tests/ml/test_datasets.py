@@ -186,7 +186,9 @@ def test_utkface_names_are_parsed_leniently(name, age, gender, race):
     assert (labels.age, labels.gender, labels.race) == (age, gender, race)
 
 
-@pytest.mark.parametrize("name", ["face.jpg", "30_2_0_20170116174525125.jpg", "999_0_0_20170116.jpg"])
+@pytest.mark.parametrize(
+    "name", ["face.jpg", "30_2_0_20170116174525125.jpg", "999_0_0_20170116.jpg"]
+)
 def test_names_that_do_not_follow_the_utkface_pattern_are_not_parsed(name):
     assert parse_utkface_name(name) is None
 
@@ -206,7 +208,8 @@ def test_utkface_folder_loads_labels_and_skips_bad_files_without_failing(tmp_pat
     faces = load_utkface(root, PARAMS, show_progress=False)
 
     assert faces.skipped == {"unparseable name": 1, "blank image": 1, "unreadable image": 1}
-    labels = {n: (a, g, r) for n, a, g, r in zip(faces.names, faces.age, faces.gender, faces.race)}
+    fields = zip(faces.names, faces.age, faces.gender, faces.race, strict=True)
+    labels = {n: (a, g, r) for n, a, g, r in fields}
     assert labels == {
         good[0]: (26, 1, 2),
         good[1]: (39, 1, -1),

@@ -14,8 +14,13 @@ from ml.train import TrainConfig, add_arguments, config_from_options, main, trai
 from tests.ml.fake_faces import make_fer_folder, make_utkface_folder, utkface_names
 
 #: The tiny run: 12 FER + 12 UTKFace faces (some held back), batch 16, so 2 steps per epoch.
-TINY = {"batch_size": 16, "input_size": 32, "width": 0.0625, "calibration_size": 8,
-        "progress": False}
+TINY = {
+    "batch_size": 16,
+    "input_size": 32,
+    "width": 0.0625,
+    "calibration_size": 8,
+    "progress": False,
+}
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +34,21 @@ def datasets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def first_run(datasets, tmp_path_factory) -> tuple[TrainConfig, dict, list[str]]:
     fer, utk = datasets
-    config = TrainConfig(fer=fer, utkface=utk, out=tmp_path_factory.mktemp("run"), epochs=1,
-                         val_fraction=0.25, **TINY)
+    config = TrainConfig(
+        fer=fer,
+        utkface=utk,
+        out=tmp_path_factory.mktemp("run"),
+        epochs=1,
+        val_fraction=0.25,
+        **TINY,
+    )
     lines: list[str] = []
     result = train(config, echo=lines.append)
     return config, result, lines
 
 
 def test_a_tiny_training_run_writes_checkpoints_report_plots_and_export(first_run):
-    config, result, lines = first_run
+    config, result, _lines = first_run
     out = config.out
 
     for name in ("last.keras", "best.keras", "state.json"):
@@ -48,10 +59,18 @@ def test_a_tiny_training_run_writes_checkpoints_report_plots_and_export(first_ru
         assert (out / "report" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = json.loads((out / "report" / "metrics.json").read_text())
     assert report["training"]["data"]["fer"] == {
-        "train": 12, "val": 12, "skipped": {"train": {}, "test": {}}
+        "train": 12,
+        "val": 12,
+        "skipped": {"train": {}, "test": {}},
     }
-    assert set(report["metrics"]) >= {"mood_accuracy", "mood_macro_f1", "age_mae",
-                                      "gender_accuracy", "confusion", "score"}
+    assert set(report["metrics"]) >= {
+        "mood_accuracy",
+        "mood_macro_f1",
+        "age_mae",
+        "gender_accuracy",
+        "confusion",
+        "score",
+    }
     assert report["metrics"] == result["metrics"]
     assert [record["epoch"] for record in report["history"]] == [1]
 
@@ -76,8 +95,16 @@ def test_the_checkpoint_keeps_the_optimizer_after_two_steps(first_run):
 def test_resume_continues_from_the_checkpoint_at_the_next_epoch(first_run, datasets):
     config, _, _ = first_run
     fer, utk = datasets
-    resumed = TrainConfig(fer=fer, utkface=utk, out=config.out, epochs=2, val_fraction=0.25,
-                          resume=True, int8=False, **TINY)
+    resumed = TrainConfig(
+        fer=fer,
+        utkface=utk,
+        out=config.out,
+        epochs=2,
+        val_fraction=0.25,
+        resume=True,
+        int8=False,
+        **TINY,
+    )
     lines: list[str] = []
 
     result = train(resumed, echo=lines.append)
@@ -94,17 +121,19 @@ def test_resume_continues_from_the_checkpoint_at_the_next_epoch(first_run, datas
 def test_resume_refuses_a_checkpoint_made_with_other_preprocessing(first_run, datasets):
     config, _, _ = first_run
     fer, utk = datasets
-    other = TrainConfig(fer=fer, utkface=utk, out=config.out, epochs=3, resume=True,
-                        **{**TINY, "input_size": 40})
+    other = TrainConfig(
+        fer=fer, utkface=utk, out=config.out, epochs=3, resume=True, **{**TINY, "input_size": 40}
+    )
 
     with pytest.raises(ValueError, match="input_size"):
         train(other, echo=lambda line: None)
 
 
 def test_the_learning_rate_finder_saves_a_plot_and_suggests_a_rate(datasets, tmp_path):
-    fer, utk = datasets
-    config = TrainConfig(fer=fer, utkface=None, out=tmp_path, find_lr=True, find_lr_steps=15,
-                         **TINY)
+    fer, _utk = datasets
+    config = TrainConfig(
+        fer=fer, utkface=None, out=tmp_path, find_lr=True, find_lr_steps=15, **TINY
+    )
     lines: list[str] = []
 
     result = train(config, echo=lines.append)
@@ -121,10 +150,24 @@ def test_command_line_options_become_a_train_config():
     parser = argparse.ArgumentParser()
     add_arguments(parser)
 
-    config = config_from_options(parser.parse_args(
-        ["--fer", "f", "--out", "o", "--batch-size", "8", "--no-augment", "--limit", "50",
-         "--resume", "--weights", "imagenet"]
-    ))
+    config = config_from_options(
+        parser.parse_args(
+            [
+                "--fer",
+                "f",
+                "--out",
+                "o",
+                "--batch-size",
+                "8",
+                "--no-augment",
+                "--limit",
+                "50",
+                "--resume",
+                "--weights",
+                "imagenet",
+            ]
+        )
+    )
 
     assert config.fer == Path("f") and config.utkface is None and config.out == Path("o")
     assert (config.batch_size, config.augment, config.limit) == (8, False, 50)
@@ -143,9 +186,19 @@ def test_manage_py_train_model_trains_and_exports(datasets, tmp_path):
     fer, utk = datasets
     out = tmp_path / "command"
 
-    call_command("train_model", fer=str(fer), utkface=str(utk), out=str(out), epochs=1,
-                 batch_size=16, input_size=32, width=0.0625, calibration_size=8,
-                 progress=False, int8=False)
+    call_command(
+        "train_model",
+        fer=str(fer),
+        utkface=str(utk),
+        out=str(out),
+        epochs=1,
+        batch_size=16,
+        input_size=32,
+        width=0.0625,
+        calibration_size=8,
+        progress=False,
+        int8=False,
+    )
 
     assert (out / "export" / "metadata.json").is_file()
     assert (out / "report" / "metrics.json").is_file()
