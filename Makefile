@@ -23,7 +23,9 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
 run: $(VENV)/.installed
 	MUSICMOOD_DEV=1 $(PY) manage.py migrate --noinput
 	MUSICMOOD_DEV=1 $(PY) manage.py load_defaults
+	MUSICMOOD_DEV=1 $(PY) manage.py collectstatic --noinput --verbosity 0
 	@echo "MusicMood on http://$(HOST):$(PORT)  (Ctrl-C stops it)"
+	@echo "Admin at http://$(HOST):$(PORT)/admin/ (make an account once: MUSICMOOD_DEV=1 $(PY) manage.py createsuperuser)"
 	MUSICMOOD_DEV=1 $(PY) -m daphne -b $(HOST) -p $(PORT) musicmood.asgi:application
 
 ## test: install what the tests need (Python packages, Chromium), make sure Redis answers, run all
