@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.text import Truncator
 
 from playlists.models import FALLBACK_HELP, MoodMapping
 from playlists.services import mapping_check_health, mapping_preview
@@ -52,10 +53,8 @@ class MoodMappingAdmin(admin.ModelAdmin):
         "priority",
         "enabled",
         "health_badge",
-        "skip_count",
-        "like_count",
-        "not_my_mood_count",
-        "note",
+        "feedback",
+        "note_summary",
     )
     list_display_links = ("id", "mood")
     list_editable = ("priority", "enabled")
@@ -101,6 +100,15 @@ class MoodMappingAdmin(admin.ModelAdmin):
     @admin.display(description="plays")
     def source(self, obj: MoodMapping) -> str:
         return obj.source_label()
+
+    @admin.display(description="skips / likes / not my mood")
+    def feedback(self, obj: MoodMapping) -> str:
+        return f"{obj.skip_count} / {obj.like_count} / {obj.not_my_mood_count}"
+
+    @admin.display(description="note", ordering="note")
+    def note_summary(self, obj: MoodMapping) -> str:
+        # The full note is on the change page; a long one would squeeze every other column.
+        return Truncator(obj.note).chars(70)
 
     @admin.display(description="health", ordering="health")
     def health_badge(self, obj: MoodMapping) -> SafeString:

@@ -75,7 +75,7 @@ def test_the_changelist_explains_the_fallback_order_filters_and_counts(staff):
         note="rainy",
     )
     page = staff.get(CHANGELIST, {"mood__exact": "sad", "q": "rainy"}).content.decode()
-    assert "rainy" in page and ">7<" in page and ">3<" in page
+    assert "rainy" in page and ">7 / 0 / 3<" in page
     change = staff.get(
         reverse("admin:playlists_moodmapping_change", args=[MoodMapping.objects.get().pk])
     )
