@@ -56,7 +56,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
 
 
-def astronaut_bgr() -> np.ndarray:
+def astronaut_image() -> np.ndarray:
     """scikit-image's astronaut photo (one clear frontal face), as BGR uint8 (512, 512, 3)."""
     from skimage import data
 
@@ -64,8 +64,14 @@ def astronaut_bgr() -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def astronaut_jpeg() -> bytes:
+def astronaut_bgr() -> np.ndarray:
+    """The astronaut photo as BGR uint8 (512, 512, 3), as OpenCV decodes it."""
+    return astronaut_image()
+
+
+@pytest.fixture(scope="session")
+def astronaut_jpeg(astronaut_bgr: np.ndarray) -> bytes:
     """JPEG bytes of a photo with one real face, as a browser would send it."""
-    ok, encoded = cv2.imencode(".jpg", astronaut_bgr(), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    ok, encoded = cv2.imencode(".jpg", astronaut_bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])
     assert ok
     return encoded.tobytes()

@@ -4,4 +4,4 @@ import os
 
 os.environ.setdefault("MUSICMOOD_DEV", "1")
 
-from musicmood.settings import *  # noqa: E402,F403
+from musicmood.settings import *  # noqa: F403

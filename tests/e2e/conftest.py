@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import astronaut_bgr
+from tests.conftest import astronaut_image
 from tests.processes import ROOT, daphne_server, site_env
 
 CHROMIUM = "/usr/bin/chromium"
@@ -61,7 +61,7 @@ def write_y4m(path: Path, image_bgr: np.ndarray, *, frames: int = 10, size=(640,
 @pytest.fixture(scope="session")
 def fake_camera_y4m(tmp_path_factory) -> Path:
     """A 640x480 Y4M clip of the astronaut photo, for ``--use-file-for-fake-video-capture``."""
-    return write_y4m(tmp_path_factory.mktemp("camera") / "astronaut.y4m", astronaut_bgr())
+    return write_y4m(tmp_path_factory.mktemp("camera") / "astronaut.y4m", astronaut_image())
 
 
 @pytest.fixture(scope="session")

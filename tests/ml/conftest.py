@@ -43,19 +43,3 @@ def tiny_export(tiny_model, tmp_path_factory) -> Path:
         training={"note": "untrained test model"},
         metrics={},
     )
-
-
-@pytest.fixture(scope="session")
-def astronaut_bgr() -> np.ndarray:
-    """scikit-image's astronaut photo (one frontal face) as uint8 BGR (512, 512, 3)."""
-    from skimage import data
-
-    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
-
-
-@pytest.fixture(scope="session")
-def astronaut_jpeg(astronaut_bgr) -> bytes:
-    """The astronaut photo encoded as JPEG bytes, as a browser would send it."""
-    ok, encoded = cv2.imencode(".jpg", astronaut_bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    assert ok
-    return encoded.tobytes()
