@@ -30,6 +30,8 @@ run: $(VENV)/.installed
 
 ## test: install what the tests need (Python packages, Chromium), make sure Redis answers, run all
 test: $(VENV)/.installed-test system-deps redis
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
 system-deps:

@@ -9,7 +9,12 @@ MOODS: tuple[str, ...] = ("angry", "happy", "neutral", "sad")
 FER_CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 #: FER2013 class name -> mood name; classes missing here are left out of the mood head.
-FER_TO_MOOD: dict[str, str] = {"angry": "angry", "happy": "happy", "neutral": "neutral", "sad": "sad"}
+FER_TO_MOOD: dict[str, str] = {
+    "angry": "angry",
+    "happy": "happy",
+    "neutral": "neutral",
+    "sad": "sad",
+}
 
 #: Age bands as (name, first year, first year of the next band); the last band is open-ended.
 AGE_BANDS: tuple[tuple[str, float, float], ...] = (
