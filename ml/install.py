@@ -1,0 +1,70 @@
+"""Installing an export as the model the site serves, replacing what was there.
+
+The repository ships one model folder (``models/default``) holding only what serving needs:
+one TFLite file and ``metadata.json``. ``install_export`` copies exactly that from a training
+run's export and removes every other model file from the target, so a retrain replaces the
+shipped weights instead of adding to them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+from ml.export import (
+    KERAS_FILE,
+    METADATA_FILE,
+    TFLITE_FP32_FILE,
+    TFLITE_INT8_FILE,
+    load_metadata,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Runtime name -> (metadata ``files`` key, file name).
+INSTALLABLE: dict[str, tuple[str, str]] = {
+    "int8": ("tflite_int8", TFLITE_INT8_FILE),
+    "fp32": ("tflite_fp32", TFLITE_FP32_FILE),
+    "keras": ("keras", KERAS_FILE),
+}
+_MODEL_FILES = (KERAS_FILE, TFLITE_FP32_FILE, TFLITE_INT8_FILE, METADATA_FILE)
+
+
+def install_export(source: str | Path, target: str | Path, *, runtime: str = "int8") -> Path:
+    """Copy ``source``'s ``runtime`` model file and metadata into ``target``, replacing it.
+
+    Args:
+        source: an export folder written by ``ml.export.export_model``.
+        target: the folder the site loads (created when missing).
+        runtime: which model file to install: "int8", "fp32" or "keras".
+
+    Returns:
+        The installed model file's path.
+
+    Raises:
+        ModelNotFound / IncompatibleModel: ``source`` is not a valid export.
+        FileNotFoundError: the export has no file for ``runtime``.
+    """
+    if runtime not in INSTALLABLE:
+        raise ValueError(f"Expected runtime in {tuple(INSTALLABLE)}, got {runtime!r}.")
+    source, target = Path(source), Path(target)
+    metadata = load_metadata(source)
+    key, name = INSTALLABLE[runtime]
+    if not (source / name).is_file():
+        raise FileNotFoundError(f"Expected {name} in the export {source}, found none.")
+    if source.resolve() == target.resolve():
+        raise ValueError(f"Source and target are the same folder: {source}.")
+
+    target.mkdir(parents=True, exist_ok=True)
+    for stale in _MODEL_FILES:
+        (target / stale).unlink(missing_ok=True)
+    shutil.copyfile(source / name, target / name)
+    installed = replace(metadata, files={key: name})
+    (target / METADATA_FILE).write_text(
+        json.dumps(installed.to_dict(), indent=2) + "\n", encoding="utf-8"
+    )
+    logger.info("Installed %s from %s into %s", name, source, target)
+    return target / name
