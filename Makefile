@@ -5,9 +5,10 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 HOST   ?= 127.0.0.1
 export REDIS_URL_TEST ?= redis://127.0.0.1:6379/15
+export DATABASE_URL_TEST ?= postgres://postgres:postgres@127.0.0.1:5432/musicmood
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint bench clean system-deps redis
+.PHONY: run test lint bench clean system-deps redis postgres
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +30,7 @@ run: $(VENV)/.installed
 	MUSICMOOD_DEV=1 $(PY) -m daphne -b $(HOST) -p $(PORT) musicmood.asgi:application
 
 ## test: install what the tests need (Python packages, Chromium), make sure Redis answers, run all
-test: $(VENV)/.installed-test system-deps redis
+test: $(VENV)/.installed-test system-deps redis postgres
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
@@ -39,6 +40,9 @@ system-deps:
 
 redis:
 	bash scripts/ensure_redis.sh "$(REDIS_URL_TEST)"
+
+postgres:
+	bash scripts/ensure_postgres.sh "$(DATABASE_URL_TEST)"
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
