@@ -29,7 +29,7 @@ import cv2  # noqa: E402
 import redis  # noqa: E402
 import websockets  # noqa: E402
 
-from tests.conftest import astronaut_bgr, build_tiny_model  # noqa: E402
+from tests.conftest import astronaut_image, build_tiny_model  # noqa: E402
 from tests.processes import celery_worker, daphne_server, site_env  # noqa: E402
 
 CLIENTS = (1, 4, 16)
@@ -41,7 +41,7 @@ SHIPPED_MODEL = ROOT / "models" / "default"
 
 def frame_jpeg() -> bytes:
     """The astronaut photo letterboxed to 640x480, JPEG quality 70, as the page sends it."""
-    image = astronaut_bgr()
+    image = astronaut_image()
     scale = 480 / image.shape[0]
     fitted = cv2.resize(image, (round(image.shape[1] * scale), 480))
     canvas = cv2.copyMakeBorder(fitted, 0, 0, 80, 80, cv2.BORDER_CONSTANT, value=(40, 40, 40))
