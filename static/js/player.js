@@ -130,7 +130,7 @@
     root.dataset.mapping = message.mapping == null ? "" : String(message.mapping);
     els.reason.textContent = message.mapping == null
       ? "No music yet: " + message.reason + "."
-      : "Playing " + message.mood + " music because: " + message.reason + ".";
+      : "Playing " + message.mood + " music. Why: " + message.reason + ".";
     els.degraded.hidden = !message.degraded;
     els.degraded.textContent = message.degraded ? "Limited: " + message.degraded : "";
     setEmbed(message.embed_url);

@@ -74,7 +74,7 @@ def test_the_announced_mood_brings_its_mapping_into_the_player_and_skip_is_count
     wait.until(lambda d: embed.get_attribute("src") == EMBED)
     assert embed.is_displayed()
     reason = driver.find_element(By.ID, "mm-player-reason").text
-    assert reason.startswith(f"Playing {TINY_MODEL_MOOD} music because: {TINY_MODEL_MOOD}")
+    assert reason.startswith(f"Playing {TINY_MODEL_MOOD} music. Why: {TINY_MODEL_MOOD}")
 
     driver.find_element(By.ID, "mm-player-skip").click()
     wait.until(lambda d: d.find_element(By.ID, "mm-player-status").text.startswith("Skipped"))
@@ -94,5 +94,5 @@ def test_choosing_a_mood_by_hand_plays_that_moods_music(
     embed = driver.find_element(By.ID, "mm-player-embed")
     WebDriverWait(driver, 15).until(lambda d: embed.get_attribute("src") == EMBED)
     assert driver.find_element(By.ID, "mm-player-reason").text.endswith(
-        f"because: you chose {TINY_MODEL_MOOD}."
+        f"Why: you chose {TINY_MODEL_MOOD}."
     )
