@@ -42,6 +42,18 @@ class ImportForm(forms.Form):
         return data
 
 
+#: Fields the site maintains (health checks, listener feedback, the track cache): shown, not edited.
+_STATUS_FIELDS = (
+    "health",
+    "health_checked_at",
+    "health_detail",
+    "skip_count",
+    "like_count",
+    "not_my_mood_count",
+    "tracks_cached_at",
+)
+
+
 @admin.register(MoodMapping)
 class MoodMappingAdmin(admin.ModelAdmin):
     list_display = (
@@ -61,17 +73,7 @@ class MoodMappingAdmin(admin.ModelAdmin):
     list_filter = ("mood", "age_band", "gender", "kind", "enabled", "health")
     search_fields = ("note", "links", "search_query")
     actions = ("check_health", "export_json")
-    readonly_fields = (
-        "kind",
-        "health",
-        "health_checked_at",
-        "health_detail",
-        "skip_count",
-        "like_count",
-        "not_my_mood_count",
-        "tracks_cached_at",
-        "preview",
-    )
+    readonly_fields = ("kind", *_STATUS_FIELDS, "preview")
     fieldsets = (
         (
             "Who it plays for",
@@ -80,20 +82,7 @@ class MoodMappingAdmin(admin.ModelAdmin):
         ("What it plays", {"fields": ("links", "search_query", "kind")}),
         ("Curation", {"fields": ("priority", "enabled", "note")}),
         ("Preview", {"fields": ("preview",)}),
-        (
-            "Health and listener feedback",
-            {
-                "fields": (
-                    "health",
-                    "health_checked_at",
-                    "health_detail",
-                    "skip_count",
-                    "like_count",
-                    "not_my_mood_count",
-                    "tracks_cached_at",
-                )
-            },
-        ),
+        ("Health and listener feedback", {"fields": _STATUS_FIELDS}),
     )
     change_list_template = "admin/playlists/moodmapping/change_list.html"
 
