@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 #: Type of the channel-layer message that carries a frame's result back to its consumer.
 FRAME_ANALYSED = "frame.analysed"
+#: What the listener is told when no model can be served; the details (paths) go to the log.
+MODEL_UNAVAILABLE_MESSAGE = "Mood analysis is unavailable: no trained model is installed."
 
 _analyzer: Any = None
 _analyzer_key: tuple[str, str] | None = None  # (model folder, detector) it was loaded with
@@ -57,11 +59,12 @@ def analyzer_get() -> Any:
         if _analyzer is None or _analyzer_key != key:
             model_dir = Path(settings.MUSICMOOD_MODEL)
             if not model_available(model_dir):
-                raise AnalysisUnavailable(
-                    "model_unavailable",
-                    f"Expected an exported model in {model_dir}, found none. Train and export "
-                    "one, or set MUSICMOOD_MODEL to an exported model folder.",
+                logger.warning(
+                    "No exported model in %s: train one (manage.py train_model) and install it "
+                    "(manage.py install_model), or set MUSICMOOD_MODEL.",
+                    model_dir,
                 )
+                raise AnalysisUnavailable("model_unavailable", MODEL_UNAVAILABLE_MESSAGE)
             from ml.detection import create_detector  # imports the model runtime: lazily
             from ml.inference import Analyzer
 
@@ -77,7 +80,8 @@ def analyzer_get() -> Any:
                 )
                 _analyzer_key = key
             except (ModelNotFound, IncompatibleModel) as err:
-                raise AnalysisUnavailable("model_unavailable", str(err)) from err
+                logger.error("The model in %s cannot be served: %s", model_dir, err)
+                raise AnalysisUnavailable("model_unavailable", MODEL_UNAVAILABLE_MESSAGE) from err
             logger.info("Loaded model %s in %.1f s", model_dir, time.perf_counter() - started)
     return _analyzer
 
@@ -155,20 +159,15 @@ async def analysis_submit(*, channel_name: str, frame_no: int, data: bytes) -> N
     """Start analysing a frame; its ``frame.analysed`` result arrives on ``channel_name``.
 
     Inline mode runs ``frame_result_message`` on the web process's thread pool; celery mode
-    queues ``emotion.tasks.analyse_frame``.
+    queues ``emotion.tasks.analyse_frame``. A missing model arrives as a ``model_unavailable``
+    result either way.
 
     Raises:
-        AnalysisUnavailable: the broker cannot be reached (``analysis_unavailable``) or,
-            inline, there is no model (``model_unavailable``).
+        AnalysisUnavailable: the broker cannot be reached (``analysis_unavailable``).
     """
     if settings.ANALYSIS_MODE == "celery":
         await _celery_submit(channel_name=channel_name, frame_no=frame_no, data=data)
         return
-    if not model_available():
-        raise AnalysisUnavailable(
-            "model_unavailable",
-            "Mood analysis is unavailable: no trained model is installed on this server.",
-        )
     loop = asyncio.get_running_loop()
     future = loop.run_in_executor(_executor(), _inline_message, frame_no, data)
     task = loop.create_task(_reply_when_done(channel_name, future))
