@@ -64,33 +64,34 @@ def _port_open(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def daphne_server(
-    env: Mapping[str, str], log: Path, *, port: int | None = None, timeout: float = 60
-) -> Iterator[str]:
-    """Run ``daphne musicmood.asgi:application`` on 127.0.0.1; yields its base URL."""
-    port = port or free_port()
+def _running(
+    args: list[str], env: Mapping[str, str], log: Path, ready, what: str, timeout: float
+) -> Iterator[subprocess.Popen]:
+    """Run ``python -m <args>`` from the repository root, output to ``log``, until ready."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "musicmood.asgi:application",
-            ],
+            [sys.executable, "-m", *args],
             cwd=ROOT,
             env=dict(env),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
         try:
-            _wait(proc, log, lambda: _port_open(port), "daphne", timeout)
-            yield f"http://127.0.0.1:{port}"
+            _wait(proc, log, ready, what, timeout)
+            yield proc
         finally:
             _stop(proc)
+
+
+@contextlib.contextmanager
+def daphne_server(
+    env: Mapping[str, str], log: Path, *, port: int | None = None, timeout: float = 60
+) -> Iterator[str]:
+    """Run ``daphne musicmood.asgi:application`` on 127.0.0.1; yields its base URL."""
+    port = port or free_port()
+    args = ["daphne", "-b", "127.0.0.1", "-p", str(port), "musicmood.asgi:application"]
+    with _running(args, env, log, lambda: _port_open(port), "daphne", timeout):
+        yield f"http://127.0.0.1:{port}"
 
 
 @contextlib.contextmanager
@@ -98,31 +99,20 @@ def celery_worker(
     env: Mapping[str, str], log: Path, *, concurrency: int = 1, timeout: float = 90
 ) -> Iterator[subprocess.Popen]:
     """Run ``celery -A musicmood worker`` (threads pool) until it reports ready."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "musicmood",
-                "worker",
-                "--pool=threads",
-                f"--concurrency={concurrency}",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-n",
-                f"test-{os.getpid()}@%h",
-            ],
-            cwd=ROOT,
-            env=dict(env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait(proc, log, lambda: b" ready." in log.read_bytes(), "celery worker", timeout)
-            yield proc
-        finally:
-            _stop(proc)
+    args = [
+        "celery",
+        "-A",
+        "musicmood",
+        "worker",
+        "--pool=threads",
+        f"--concurrency={concurrency}",
+        "--loglevel=INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-n",
+        f"test-{os.getpid()}@%h",
+    ]
+    ready = lambda: b" ready." in log.read_bytes()  # noqa: E731
+    with _running(args, env, log, ready, "celery worker", timeout) as proc:
+        yield proc
