@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ml.datasets import FaceSet, load_fer, load_utkface
+from ml.datasets import DEFAULT_HELDOUT_FRACTION, HELDOUT, FaceSet, load_fer, load_utkface
+from ml.datasets.utkface import DEFAULT_VAL_FRACTION
 from ml.export import load_metadata
 from ml.labels import MOODS
 from ml.metrics import evaluate_predictions
@@ -28,7 +29,10 @@ logger = logging.getLogger(__name__)
 
 #: Faces per runner call while evaluating.
 EVAL_BATCH_SIZE = 256
-UTKFACE_SPLITS: tuple[str, ...] = ("all", "train", "val")
+#: FER2013 images to evaluate on: the test/ folder (PublicTest, the validation set training
+#: selects on, and PrivateTest where present) or the held-out slice of train/.
+FER_SPLITS: tuple[str, ...] = ("test", HELDOUT)
+UTKFACE_SPLITS: tuple[str, ...] = ("all", "train", "val", HELDOUT)
 #: UTKFace's race codes, for the printed table.
 UTKFACE_RACES: tuple[str, ...] = ("white", "black", "asian", "indian", "other")
 
@@ -96,15 +100,29 @@ def evaluate_fer(
     path: str | Path,
     params: Preprocessing,
     *,
+    split: str = "test",
+    heldout_fraction: float = DEFAULT_HELDOUT_FRACTION,
     limit: int | None = None,
     cache_dir: str | Path | None = None,
     show_progress: bool = False,
 ) -> dict[str, Any]:
-    """Emotion metrics on every mood-class image of FER2013's test part, also per split."""
+    """Emotion metrics on the mood-class images of FER2013's test part (per original split
+    too) or, with ``split="heldout"``, of the training images held out of training."""
+    if split not in FER_SPLITS:
+        raise ValueError(f"Expected a FER2013 split in {FER_SPLITS}, got {split!r}.")
     faces = load_fer(
-        path, params, part="test", limit=limit, cache_dir=cache_dir, show_progress=show_progress
+        path,
+        params,
+        part="test" if split == "test" else "train",
+        heldout_fraction=heldout_fraction,
+        limit=limit,
+        cache_dir=cache_dir,
+        show_progress=show_progress,
     )
-    faces = faces.subset(np.flatnonzero(faces.emotion >= 0))
+    keep = faces.emotion >= 0
+    if split == HELDOUT:
+        keep &= faces.split == HELDOUT
+    faces = faces.subset(np.flatnonzero(keep))
     out = predict_faces(runner, faces, params)
     result = _emotion_metrics(faces, out)
     splits = sorted(set(faces.split.tolist()))
@@ -114,6 +132,7 @@ def evaluate_fer(
             index = np.flatnonzero(faces.split == split)
             part = faces.subset(index)
             result["splits"][split] = _emotion_metrics(part, {k: v[index] for k, v in out.items()})
+    result["split"] = split
     return result
 
 
@@ -123,6 +142,8 @@ def evaluate_utkface(
     params: Preprocessing,
     *,
     split: str = "all",
+    val_fraction: float = DEFAULT_VAL_FRACTION,
+    heldout_fraction: float = DEFAULT_HELDOUT_FRACTION,
     limit: int | None = None,
     cache_dir: str | Path | None = None,
     show_progress: bool = False,
@@ -131,7 +152,13 @@ def evaluate_utkface(
     if split not in UTKFACE_SPLITS:
         raise ValueError(f"Expected a UTKFace split in {UTKFACE_SPLITS}, got {split!r}.")
     faces = load_utkface(
-        path, params, limit=limit, cache_dir=cache_dir, show_progress=show_progress
+        path,
+        params,
+        val_fraction=val_fraction,
+        heldout_fraction=heldout_fraction,
+        limit=limit,
+        cache_dir=cache_dir,
+        show_progress=show_progress,
     )
     if split != "all":
         faces = faces.subset(np.flatnonzero(faces.split == split))
@@ -152,17 +179,25 @@ def evaluate(
     model_dir: str | Path,
     *,
     fer: str | Path | None = None,
+    fer_split: str = "test",
     utkface: str | Path | None = None,
     utkface_split: str = "all",
     runtime: str = "auto",
     threads: int = DEFAULT_THREADS,
+    mirror: bool | None = None,
     limit: int | None = None,
     cache_dir: str | Path | None = None,
     show_progress: bool = False,
 ) -> dict[str, Any]:
     """Evaluate an export; returns {"model", "runtime", "fer": {...}, "utkface": {...}}.
 
-    ``fer``: n, accuracy, macro_f1, recall.<mood>, confusion (rows true, columns predicted,
+    ``mirror``: average each face with its mirror image; None does what serving does (the
+    export's ``mirror_average``).
+
+    The slices ("val", "heldout") are the ones the model was trained with: their fractions
+    come from the export's training configuration.
+
+    ``fer``: split, n, accuracy, macro_f1, recall.<mood>, confusion (rows true, columns predicted,
     ``MOODS`` order) and, where several splits are present, splits.<split>.<same keys>.
     ``utkface``: n, age_mae, gender_accuracy, by_race.<0..4>.{name, n, age_mae,
     gender_accuracy}, by_decade.<"20-29">.{n, age_mae}.
@@ -170,16 +205,34 @@ def evaluate(
     if fer is None and utkface is None:
         raise ValueError("Nothing to evaluate: give a FER2013 folder, a UTKFace folder or both.")
     metadata = load_metadata(model_dir)
-    runner = load_runner(model_dir, runtime, threads=threads)
+    mirror = metadata.mirror_average if mirror is None else mirror
+    runner = load_runner(model_dir, runtime, threads=threads, mirror=mirror)
     params = metadata.preprocessing
+    trained = metadata.training.get("config", {})
+    # A model trained before held-out slices existed trained on all of train/: none held out.
+    heldout_fraction = float(trained.get("heldout_fraction", 0.0))
+    val_fraction = float(trained.get("val_fraction", DEFAULT_VAL_FRACTION))
     results: dict[str, Any] = {
         "model": str(model_dir),
         "runtime": runner.name,
+        "mirror_average": mirror,
         "moods": list(MOODS),
     }
+    if HELDOUT in (fer_split, utkface_split) and heldout_fraction <= 0:
+        raise ValueError(
+            f"{model_dir} was trained without a held-out slice (its training configuration "
+            "has no heldout_fraction), so it has no images it never saw to evaluate on."
+        )
     if fer is not None:
         results["fer"] = evaluate_fer(
-            runner, fer, params, limit=limit, cache_dir=cache_dir, show_progress=show_progress
+            runner,
+            fer,
+            params,
+            split=fer_split,
+            heldout_fraction=heldout_fraction,
+            limit=limit,
+            cache_dir=cache_dir,
+            show_progress=show_progress,
         )
     if utkface is not None:
         results["utkface"] = evaluate_utkface(
@@ -187,6 +240,8 @@ def evaluate(
             utkface,
             params,
             split=utkface_split,
+            val_fraction=val_fraction,
+            heldout_fraction=heldout_fraction,
             limit=limit,
             cache_dir=cache_dir,
             show_progress=show_progress,
@@ -250,10 +305,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fer", type=Path, help="FER2013 folder (test/<class>/) or fer2013.csv")
     parser.add_argument("--utkface", type=Path, help="UTKFace folder of *.jpg chips")
     parser.add_argument(
+        "--fer-split",
+        choices=FER_SPLITS,
+        default="test",
+        help="FER2013 images to use: the test/ folder (validation) or the held-out training "
+        "slice the model never saw (default: %(default)s)",
+    )
+    parser.add_argument(
         "--utkface-split",
         choices=UTKFACE_SPLITS,
         default="all",
-        help="UTKFace images to use: all, or the train/val split of training",
+        help="UTKFace images to use: all, or training's train, val or heldout slice",
+    )
+    parser.add_argument(
+        "--mirror",
+        choices=("on", "off"),
+        help="average each face with its mirror image (on) or not (off); by default as the "
+        "export's mirror_average says, which is what serving does",
     )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument("--runtime", choices=RUNTIMES, default="auto", help="model file to run")
@@ -267,10 +335,12 @@ def run(options: dict[str, Any]) -> tuple[dict[str, Any], str]:
     results = evaluate(
         options["model"],
         fer=options.get("fer"),
+        fer_split=options.get("fer_split") or "test",
         utkface=options.get("utkface"),
         utkface_split=options.get("utkface_split") or "all",
         runtime=options.get("runtime") or "auto",
         threads=options.get("threads") or DEFAULT_THREADS,
+        mirror=None if options.get("mirror") is None else options["mirror"] == "on",
         limit=options.get("limit"),
         cache_dir=options.get("cache_dir"),
         show_progress=True,

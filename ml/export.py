@@ -73,6 +73,8 @@ class ExportMetadata:
     metrics: dict[str, Any] = field(default_factory=dict)
     created: str = ""
     versions: dict[str, str] = field(default_factory=dict)
+    #: Serving averages each face's outputs with its mirror image's (``ml.runtime.Mirrored``).
+    mirror_average: bool = False
     format: str = FORMAT_NAME
     format_version: int = FORMAT_VERSION
 
@@ -86,6 +88,7 @@ class ExportMetadata:
             "outputs": list(self.outputs),
             "preprocessing": self.preprocessing.to_dict(),
             "input_shape": list(self.input_shape),
+            "mirror_average": self.mirror_average,
             "files": dict(self.files),
             "training": self.training,
             "metrics": self.metrics,
@@ -135,6 +138,7 @@ class ExportMetadata:
             metrics=dict(data.get("metrics", {})),
             created=str(data.get("created", "")),
             versions=dict(data.get("versions", {})),
+            mirror_average=bool(data.get("mirror_average", False)),
         )
 
 
@@ -209,6 +213,7 @@ def export_model(
     training: Mapping[str, Any],
     metrics: Mapping[str, Any],
     int8: bool = True,
+    mirror_average: bool = True,
 ) -> Path:
     """Write ``model.keras``, TFLite fp32 (and int8) and ``metadata.json`` into ``out_dir``.
 
@@ -220,6 +225,7 @@ def export_model(
             used to calibrate int8 activations.
         training: JSON-serialisable description of the training run.
         metrics: JSON-serialisable evaluation results.
+        mirror_average: tell serving to average each face with its mirror image.
         int8: also write the full-integer model.
 
     Returns:
@@ -265,6 +271,7 @@ def export_model(
         metrics=dict(metrics),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         versions=package_versions(),
+        mirror_average=mirror_average,
     )
     (out / METADATA_FILE).write_text(
         json.dumps(meta.to_dict(), indent=2, sort_keys=False, default=_json_default) + "\n",

@@ -76,7 +76,7 @@ class Analyzer:
             IncompatibleModel: the export's format or labels do not match this code.
         """
         metadata = load_metadata(model_dir)
-        runner = load_runner(model_dir, runtime, threads=threads)
+        runner = load_runner(model_dir, runtime, threads=threads, mirror=metadata.mirror_average)
         if tuple(runner.input_shape) != metadata.input_shape:
             raise ValueError(
                 f"{model_dir}: the model's input shape {runner.input_shape} differs from its "

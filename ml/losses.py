@@ -30,18 +30,24 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
     """Cross-entropy of softmax (N, K) against int labels (N,) or (N, 1); -1 = no label.
 
     ``class_weights`` (K,) scales each labelled sample's loss by its true class's weight.
+    ``label_smoothing`` moves that much of the target's weight from the true class to all K
+    classes evenly, which keeps the network from trusting FER2013's noisy labels outright.
     """
 
     def __init__(
         self,
         class_weights: Sequence[float] | None = None,
         *,
+        label_smoothing: float = 0.0,
         name: str = "masked_sparse_categorical_crossentropy",
         **kwargs: Any,
     ) -> None:
         kwargs.pop("reduction", None)
         super().__init__(name=name, reduction="sum", **kwargs)
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}.")
         self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
+        self.label_smoothing = float(label_smoothing)
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
         labels = ops.reshape(y_true, (-1,))
@@ -50,13 +56,20 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         probs = ops.clip(y_pred, keras.config.epsilon(), 1.0)
         picked = ops.take_along_axis(probs, ops.expand_dims(safe, -1), axis=-1)[:, 0]
         per_sample = -ops.log(picked)
+        if self.label_smoothing:
+            spread = -ops.mean(ops.log(probs), axis=-1)
+            per_sample = (1.0 - self.label_smoothing) * per_sample + self.label_smoothing * spread
         if self.class_weights is not None:
             weights = ops.convert_to_tensor(self.class_weights, dtype=per_sample.dtype)
             per_sample = per_sample * ops.take(weights, safe)
         return _masked_mean_terms(per_sample, mask)
 
     def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "class_weights": self.class_weights}
+        return {
+            "name": self.name,
+            "class_weights": self.class_weights,
+            "label_smoothing": self.label_smoothing,
+        }
 
 
 @keras.saving.register_keras_serializable(package="musicmood")

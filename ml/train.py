@@ -23,7 +23,7 @@ from ml import report
 from ml.augment import Augmentation
 from ml.batches import FaceBatches
 from ml.callbacks import TqdmProgress, ValidationCheckpoint, evaluate_faces, write_json
-from ml.datasets import FaceSet, load_fer, load_utkface
+from ml.datasets import HELDOUT, FaceSet, load_fer, load_utkface
 from ml.labels import MOODS
 from ml.losses import (
     MaskedAgeLoss,
@@ -48,30 +48,42 @@ FINAL_LR_FRACTION = 0.01
 
 
 def load_data(config: TrainConfig, params: Preprocessing) -> tuple[FaceSet, FaceSet, dict]:
-    """(train, val, counts): both datasets' training and validation faces, concatenated."""
+    """(train, val, counts): both datasets' training and validation faces, concatenated.
+
+    Each dataset's held-out slice (``config.heldout_fraction`` of its training images, chosen
+    by a hash of the image bytes) is left out of both: it is for ``evaluate_model`` alone.
+    """
     train_parts, val_parts, counts = [], [], {}
     options = {
+        "heldout_fraction": config.heldout_fraction,
         "limit": config.limit,
         "cache_dir": config.cache_dir,
         "show_progress": config.progress,
     }
     if config.fer is not None:
-        fer_train = load_fer(config.fer, params, part="train", **options)
+        fer_all = load_fer(config.fer, params, part="train", **options)
         fer_test = load_fer(config.fer, params, part="test", **options)
-        fer_val = fer_test.subset(np.isin(fer_test.split, FER_VAL_SPLITS))
+        fer_train = fer_all.subset(np.flatnonzero(fer_all.split != HELDOUT))
+        fer_val = fer_test.subset(np.flatnonzero(np.isin(fer_test.split, FER_VAL_SPLITS)))
         train_parts.append(fer_train)
         val_parts.append(fer_val)
         counts["fer"] = {
             "train": len(fer_train),
             "val": len(fer_val),
-            "skipped": {"train": fer_train.skipped, "test": fer_test.skipped},
+            "heldout": len(fer_all) - len(fer_train),
+            "skipped": {"train": fer_all.skipped, "test": fer_test.skipped},
         }
     if config.utkface is not None:
         utk = load_utkface(config.utkface, params, val_fraction=config.val_fraction, **options)
         utk_train, utk_val = utk.subset(utk.split == "train"), utk.subset(utk.split == "val")
         train_parts.append(utk_train)
         val_parts.append(utk_val)
-        counts["utkface"] = {"train": len(utk_train), "val": len(utk_val), "skipped": utk.skipped}
+        counts["utkface"] = {
+            "train": len(utk_train),
+            "val": len(utk_val),
+            "heldout": int((utk.split == HELDOUT).sum()),
+            "skipped": utk.skipped,
+        }
     train_set, val_set = FaceSet.concat(train_parts), FaceSet.concat(val_parts)
     if len(train_set) == 0 or len(val_set) == 0:
         raise ValueError(
@@ -104,7 +116,9 @@ def compile_model(
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss={
-            "emotion": MaskedSparseCategoricalCrossentropy(class_weights),
+            "emotion": MaskedSparseCategoricalCrossentropy(
+                class_weights, label_smoothing=config.label_smoothing
+            ),
             "age": MaskedAgeLoss(),
             "gender": MaskedBinaryCrossentropy(),
         },
@@ -213,7 +227,15 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
 
 def _check_resumable(state: dict[str, Any], config: TrainConfig) -> None:
     saved = state.get("config", {})
-    for key in ("input_size", "color", "margin", "width", "seed"):
+    for key in (
+        "input_size",
+        "color",
+        "margin",
+        "width",
+        "seed",
+        "val_fraction",
+        "heldout_fraction",
+    ):
         if key in saved and saved[key] != getattr(config, key):
             raise ValueError(
                 f"Cannot resume: the checkpoint was trained with {key}={saved[key]!r}, "

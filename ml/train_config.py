@@ -38,11 +38,13 @@ class TrainConfig:
     find_lr_steps: int = 300
     patience: int = 6  # epochs without a better validation score before stopping
     val_fraction: float = 0.1  # UTKFace slice held back for validation
+    heldout_fraction: float = 0.1  # training images of each dataset never trained or selected on
     weights: str | None = None  # ImageNet VGG16 notop .h5 path, "imagenet", or None
     limit: int | None = None  # at most this many images per dataset part (quick runs)
     cache: Path | None = None  # decoded-crop cache folder; None means out/cache
     augment: bool = True
     class_weights: bool = True  # weight moods inversely to their frequency
+    label_smoothing: float = 0.1  # of the emotion targets (FER2013's labels are noisy)
     age_loss_weight: float = 0.1  # age loss is in years; this brings it near the others
     gender_loss_weight: float = 1.0
     calibration_size: int = 300  # training images used to calibrate the int8 export
@@ -100,11 +102,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--find-lr-steps", dest="find_lr_steps", type=int, default=d["find_lr_steps"].default)
     add("--patience", type=int, default=d["patience"].default)
     add("--val-fraction", dest="val_fraction", type=float, default=d["val_fraction"].default)
+    add(
+        "--heldout-fraction",
+        dest="heldout_fraction",
+        type=float,
+        default=d["heldout_fraction"].default,
+        help="training images of each dataset held out for evaluate_model (default: %(default)s)",
+    )
     add("--weights", default=None, help="ImageNet VGG16 notop .h5 path or 'imagenet'")
     add("--limit", type=int, default=None, help="at most this many images per dataset part")
     add("--cache", type=Path, default=None, help="crop cache folder (default: OUT/cache)")
     add("--no-augment", dest="augment", action="store_false")
     add("--no-class-weights", dest="class_weights", action="store_false")
+    add(
+        "--label-smoothing",
+        dest="label_smoothing",
+        type=float,
+        default=d["label_smoothing"].default,
+        help="emotion label smoothing (default: %(default)s)",
+    )
     add(
         "--age-loss-weight",
         dest="age_loss_weight",

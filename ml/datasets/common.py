@@ -1,4 +1,5 @@
-"""Shared pieces of the dataset loaders: blank-image check, progress bar and the crop cache."""
+"""Shared pieces of the dataset loaders: blank-image check, hashed slices, progress bar and the
+crop cache."""
 
 from __future__ import annotations
 
@@ -21,7 +22,11 @@ logger = logging.getLogger(__name__)
 #: Images whose gray pixel standard deviation is below this are blank (all-black, flat grey).
 MIN_PIXEL_STD = 2.0
 #: Bumped whenever a loader changes what it produces, so stale caches are not reused.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+#: Fraction of the training images held out by default: never trained on, never selected on.
+DEFAULT_HELDOUT_FRACTION = 0.1
+#: Split name of the held-out slice, in every dataset.
+HELDOUT = "heldout"
 
 T = TypeVar("T")
 
@@ -29,6 +34,24 @@ T = TypeVar("T")
 def is_blank(image: np.ndarray) -> bool:
     """True when a uint8 image (H, W) or (H, W, C) is (nearly) one flat colour."""
     return float(np.asarray(image, dtype=np.float32).std()) < MIN_PIXEL_STD
+
+
+def hash_fraction(data: bytes) -> float:
+    """Where ``data`` falls in [0, 1): the first 8 bytes of its SHA-256 over 2**64.
+
+    Slices made from it depend on the image's bytes alone, not on its name, the file order, the
+    seed or the machine, and byte-identical copies of an image always land in the same slice.
+    """
+    return int.from_bytes(hashlib.sha256(data).digest()[:8], "big") / 2.0**64
+
+
+def check_fractions(**fractions: float) -> None:
+    """Raise ValueError unless each fraction is in [0, 1) and together they are below 1."""
+    for name, value in fractions.items():
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"{name} must be in [0, 1), got {value}.")
+    if sum(fractions.values()) >= 1.0:
+        raise ValueError(f"Expected fractions that leave images to train on, got {fractions}.")
 
 
 def progress(items: Iterable[T], *, total: int, desc: str, enabled: bool) -> Iterator[T]:

@@ -14,7 +14,7 @@ import numpy as np
 from ml.datasets import common
 from ml.datasets.faceset import NO_LABEL, FaceSet
 from ml.errors import DatasetError, InvalidImage
-from ml.image import read_image
+from ml.image import decode_image
 from ml.labels import FER_CLASSES, FER_TO_MOOD, mood_index
 from ml.preprocessing import Preprocessing, face_crop, full_image_box
 
@@ -37,6 +37,7 @@ def load_fer(
     *,
     part: str = "train",
     classes: Sequence[str] = MOOD_CLASSES,
+    heldout_fraction: float = common.DEFAULT_HELDOUT_FRACTION,
     limit: int | None = None,
     cache_dir: str | Path | None = None,
     show_progress: bool = True,
@@ -50,14 +51,17 @@ def load_fer(
             the whole (already cropped) image the margin-grown crop.
         part: "train" (split Training) or "test" (PublicTest and PrivateTest).
         classes: FER2013 class names to load; those without a mood get emotion -1.
+        heldout_fraction: the Training images whose bytes hash below this fraction
+            (``common.hash_fraction``) get split "heldout": never trained or selected on.
         limit: load at most this many images, evenly spread over the sorted list.
         cache_dir: folder for the decoded-crop cache, or None for no cache.
         show_progress: show a tqdm bar on stderr while decoding.
 
     Returns:
         A ``FaceSet`` with emotion labels (age, gender, race are -1) and ``split`` set to the
-        original split name. Unreadable and blank images are skipped and counted.
+        original split name, or "heldout". Unreadable and blank images are skipped and counted.
     """
+    common.check_fractions(heldout_fraction=heldout_fraction)
     if part not in PARTS:
         raise ValueError(f"part must be one of {PARTS}, got {part!r}.")
     wanted = tuple(name.strip().lower() for name in classes)
@@ -67,9 +71,13 @@ def load_fer(
     source = Path(path)
     csv_file = find_csv(source)
     if csv_file is not None:
-        return _load_csv(csv_file, params, part, wanted, limit, cache_dir, show_progress)
+        return _load_csv(
+            csv_file, params, part, wanted, heldout_fraction, limit, cache_dir, show_progress
+        )
     if (source / part).is_dir():
-        return _load_folder(source / part, params, part, wanted, limit, cache_dir, show_progress)
+        return _load_folder(
+            source / part, params, part, wanted, heldout_fraction, limit, cache_dir, show_progress
+        )
     raise DatasetError(
         f"Expected a FER2013 folder with {part}/<class>/*.jpg or a fer2013.csv(.gz), got {source}."
     )
@@ -107,6 +115,19 @@ def split_of(file_name: str, part: str) -> str:
     """Original split from a Kaggle file name's prefix (``PublicTest_123.jpg``), else ``part``."""
     prefix = file_name.split("_", 1)[0]
     return prefix if prefix in FER_SPLITS else part
+
+
+def hold_out(split: str, data: bytes, heldout_fraction: float) -> str:
+    """ "heldout" for a training image whose bytes hash below ``heldout_fraction``, else ``split``.
+
+    Only training images are held out (the test part is validation or test already); a
+    byte-identical copy of a held-out image is held out too, so none of them is trained on.
+    ``data`` is the file's bytes in the folder layout and the pixel values in the csv, so the
+    two layouts hold out different (equally sized) slices.
+    """
+    if split in ("Training", "train") and common.hash_fraction(data) < heldout_fraction:
+        return common.HELDOUT
+    return split
 
 
 class _Collector:
@@ -155,6 +176,7 @@ def _load_folder(
     params: Preprocessing,
     part: str,
     classes: tuple[str, ...],
+    heldout_fraction: float,
     limit: int | None,
     cache_dir: str | Path | None,
     show_progress: bool,
@@ -174,7 +196,8 @@ def _load_folder(
             f"Expected images of classes {classes} in {folder}/<class>/, found none."
         )
 
-    key = common.cache_key("fer-folder", [p for _, p in files], params, [part, classes])
+    extra = [part, classes, heldout_fraction]
+    key = common.cache_key("fer-folder", [p for _, p in files], params, extra)
     cached = common.cache_path(Path(cache_dir), "fer", key) if cache_dir else None
     faces = common.read_cache(cached) if cached else None
     if faces is not None:
@@ -188,12 +211,14 @@ def _load_folder(
         files, total=len(files), desc=desc, enabled=show_progress
     ):
         try:
-            image = read_image(file)
-        except InvalidImage as err:
+            data = file.read_bytes()
+            image = decode_image(data)
+        except (OSError, InvalidImage) as err:
             logger.warning("Skipping unreadable FER2013 image %s: %s", file, err)
             common.count(collector.skipped, "unreadable image")
             continue
-        collector.add(image, params, fer_class, split_of(file.name, part), file.name)
+        split = hold_out(split_of(file.name, part), data, heldout_fraction)
+        collector.add(image, params, fer_class, split, file.name)
     faces = collector.faces(params)
     _log_loaded(faces, folder)
     if cached:
@@ -219,11 +244,13 @@ def _load_csv(
     params: Preprocessing,
     part: str,
     classes: tuple[str, ...],
+    heldout_fraction: float,
     limit: int | None,
     cache_dir: str | Path | None,
     show_progress: bool,
 ) -> FaceSet:
-    key = common.cache_key("fer-csv", [csv_file], params, [part, classes, limit])
+    extra = [part, classes, heldout_fraction, limit]
+    key = common.cache_key("fer-csv", [csv_file], params, extra)
     cached = common.cache_path(Path(cache_dir), "fer", key) if cache_dir else None
     faces = common.read_cache(cached) if cached else None
     if faces is not None:
@@ -260,7 +287,8 @@ def _load_csv(
         # Gray -> BGR with three equal channels, as read_image decodes a gray JPEG; BGR2GRAY of
         # equal channels gives the same values back, so csv and folder crops match exactly.
         image = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
-        collector.add(image, params, fer_class, usage, f"{csv_file.name}:{number}")
+        split = hold_out(usage, gray.tobytes(), heldout_fraction)
+        collector.add(image, params, fer_class, split, f"{csv_file.name}:{number}")
     faces = collector.faces(params)
     _log_loaded(faces, csv_file)
     if cached:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from ml.datasets import common
 from ml.datasets.faceset import NO_LABEL, FaceSet
 from ml.datasets.fer import spread
 from ml.errors import DatasetError, InvalidImage
-from ml.image import read_image
+from ml.image import decode_image
 from ml.preprocessing import Box, Preprocessing, face_crop
 
 logger = logging.getLogger(__name__)
@@ -25,7 +23,7 @@ logger = logging.getLogger(__name__)
 #: box covers about the whole chip (slightly past the bottom edge, filled by replication), which
 #: matches FER2013's framing of forehead-to-chin with some hair (checked side by side by eye).
 UTKFACE_FACE_BOX: tuple[float, float, float, float] = (0.07, 0.09, 0.86, 0.86)
-#: Fraction of UTKFace held back for validation by default (see ``utkface_split``).
+#: Fraction of UTKFace held back for validation by default (see ``utkface_slice``).
 DEFAULT_VAL_FRACTION = 0.1
 #: Oldest age accepted from a file name; larger values are treated as unparseable.
 MAX_AGE = 120
@@ -62,26 +60,24 @@ def utkface_box(height: int, width: int) -> Box:
     return (fx * width, fy * height, fw * width, fh * height)
 
 
-def held_back(name: str, val_fraction: float) -> bool:
-    """True when file ``name`` is in the held-back (validation) slice of size ``val_fraction``."""
-    digest = hashlib.sha256(Path(name).name.strip().encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2.0**64 < val_fraction
+def utkface_slice(
+    name: str,
+    data: bytes,
+    *,
+    val_fraction: float = DEFAULT_VAL_FRACTION,
+    heldout_fraction: float = common.DEFAULT_HELDOUT_FRACTION,
+) -> str:
+    """ "val", "heldout" or "train": the slice of the file ``name`` whose bytes are ``data``.
 
-
-def utkface_split(
-    names: Sequence[str], *, val_fraction: float = DEFAULT_VAL_FRACTION
-) -> tuple[np.ndarray, np.ndarray]:
-    """Deterministic (train_idx, val_idx) int64 index arrays into ``names``.
-
-    A file is held back when the first 8 bytes of the SHA-256 of its base name, read as a
-    fraction of 2**64, fall below ``val_fraction``: the same file always lands on the same side,
-    whatever the order, the other files, the seed or the machine. Byte-identical images stored
-    under different names may still fall on both sides.
+    Validation (selected on) is the ``val_fraction`` of files whose base name hashes lowest
+    (``common.hash_fraction`` of the UTF-8 name), as it has been since the first shipped
+    model. Of the rest, the ``heldout_fraction`` whose *bytes* hash lowest are held out (never
+    trained or selected on): byte-identical copies under other names (UTKFace has about 375
+    groups) are held out together, so no held-out face is trained on under another name.
     """
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}.")
-    mask = np.asarray([held_back(name, val_fraction) for name in names], dtype=bool)
-    return np.flatnonzero(~mask), np.flatnonzero(mask)
+    if common.hash_fraction(Path(name).name.strip().encode("utf-8")) < val_fraction:
+        return "val"
+    return common.HELDOUT if common.hash_fraction(data) < heldout_fraction else "train"
 
 
 def list_utkface(folder: Path) -> list[Path]:
@@ -102,6 +98,7 @@ def load_utkface(
     params: Preprocessing,
     *,
     val_fraction: float = DEFAULT_VAL_FRACTION,
+    heldout_fraction: float = common.DEFAULT_HELDOUT_FRACTION,
     limit: int | None = None,
     cache_dir: str | Path | None = None,
     show_progress: bool = True,
@@ -111,7 +108,9 @@ def load_utkface(
     Args:
         path: folder of ``*.jpg`` chips (or a folder holding one such folder).
         params: preprocessing; each chip is cropped at ``UTKFACE_FACE_BOX`` by ``face_crop``.
-        val_fraction: the ``split`` field says "val" for the slice ``utkface_split`` holds back.
+        val_fraction: size of the validation slice ("val" in ``split``), see ``utkface_slice``.
+        heldout_fraction: share of the other images held out ("heldout"), never trained or
+            selected on.
         limit: load at most this many images, evenly spread over the sorted file list.
         cache_dir: folder for the decoded-crop cache, or None for no cache.
         show_progress: show a tqdm bar on stderr while decoding.
@@ -120,9 +119,10 @@ def load_utkface(
         A ``FaceSet`` (emotion -1). Unparseable names, unreadable and blank images are skipped
         and counted in ``skipped``.
     """
+    common.check_fractions(val_fraction=val_fraction, heldout_fraction=heldout_fraction)
     files = list_utkface(Path(path))
     files = [files[i] for i in spread(len(files), limit)]
-    key = common.cache_key("utkface", files, params, [val_fraction])
+    key = common.cache_key("utkface", files, params, [val_fraction, heldout_fraction])
     cached = common.cache_path(Path(cache_dir), "utkface", key) if cache_dir else None
     faces = common.read_cache(cached) if cached else None
     if faces is not None:
@@ -131,6 +131,7 @@ def load_utkface(
     images: list[np.ndarray] = []
     labels: list[UTKFaceLabels] = []
     names: list[str] = []
+    slices: list[str] = []
     skipped: dict[str, int] = {}
     for file in common.progress(files, total=len(files), desc="UTKFace", enabled=show_progress):
         parsed = parse_utkface_name(file.name)
@@ -139,7 +140,12 @@ def load_utkface(
             common.count(skipped, "unparseable name")
             continue
         try:
-            image = read_image(file)
+            data = file.read_bytes()
+            image = decode_image(data)
+        except OSError as err:
+            logger.warning("Skipping unreadable UTKFace file %s: %s", file, err.strerror)
+            common.count(skipped, "unreadable image")
+            continue
         except InvalidImage as err:
             logger.warning("Skipping unreadable UTKFace image %s: %s", file, err)
             common.count(skipped, "unreadable image")
@@ -150,18 +156,20 @@ def load_utkface(
         images.append(face_crop(image, utkface_box(*image.shape[:2]), params))
         labels.append(parsed)
         names.append(file.name)
+        slices.append(
+            utkface_slice(
+                file.name, data, val_fraction=val_fraction, heldout_fraction=heldout_fraction
+            )
+        )
 
     if images:
-        _, val_idx = utkface_split(names, val_fraction=val_fraction)
-        split = np.full(len(names), "train", dtype="<U5")
-        split[val_idx] = "val"
         faces = FaceSet(
             images=np.stack(images),
             emotion=np.full(len(names), NO_LABEL),
             age=np.asarray([label.age for label in labels]),
             gender=np.asarray([label.gender for label in labels]),
             race=np.asarray([label.race for label in labels]),
-            split=split,
+            split=np.asarray(slices),
             names=names,
             skipped=skipped,
         )

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ml import image as ml_image
-from ml.datasets import FaceSet, load_fer, load_utkface, parse_utkface_name, utkface_split
+from ml.datasets import HELDOUT, FaceSet, load_fer, load_utkface, parse_utkface_name, utkface_slice
 from ml.datasets import fer as fer_module
 from ml.datasets import utkface as utkface_module
 from ml.errors import DatasetError
@@ -232,31 +232,64 @@ def test_utkface_chips_are_cropped_at_the_nominal_face_box(tmp_path):
     np.testing.assert_array_equal(faces.images[0], expected)
 
 
-def test_utkface_split_depends_only_on_each_file_name():
+def test_utkface_val_slice_depends_only_on_each_file_name():
     names = utkface_names(400)
-    train_idx, val_idx = utkface_split(names, val_fraction=0.25)
-    held = {names[i] for i in val_idx}
+    val = {n for n in names if utkface_slice(n, b"", val_fraction=0.25) == "val"}
 
+    # Other bytes, another order, another folder: the validation slice does not move.
     shuffled = names[:]
     random.Random(3).shuffle(shuffled)
-    _, shuffled_val = utkface_split(shuffled, val_fraction=0.25)
-    _, half_val = utkface_split(names[:200], val_fraction=0.25)
+    again = {n for n in shuffled if utkface_slice(n, n.encode(), val_fraction=0.25) == "val"}
 
-    assert {shuffled[i] for i in shuffled_val} == held
-    assert {names[i] for i in half_val} == held & set(names[:200])
-    assert sorted([*train_idx, *val_idx]) == list(range(400))
-    assert 0.15 < len(val_idx) / 400 < 0.35
+    assert again == val
+    assert 0.15 < len(val) / 400 < 0.35
 
 
-def test_utkface_split_marks_held_back_files_as_val(tmp_path):
-    names = utkface_names(30)
-    root = make_utkface_folder(tmp_path / "utk", names, size=64)
+def test_utkface_heldout_slice_follows_the_image_bytes_so_copies_stay_together(tmp_path):
+    chips = [
+        cv2.imencode(".jpg", face_like(seed, 64, color=True))[1].tobytes() for seed in range(40)
+    ]
+    names = utkface_names(120)
+    root = tmp_path / "utk"
+    root.mkdir()
+    for i, name in enumerate(names):  # every chip stored three times under different names
+        (root / name).write_bytes(chips[i % 40])
 
-    faces = load_utkface(root, PARAMS, val_fraction=0.3, show_progress=False)
+    faces = load_utkface(root, PARAMS, val_fraction=0.2, heldout_fraction=0.3, show_progress=False)
 
-    _, val_idx = utkface_split(faces.names, val_fraction=0.3)
-    assert np.flatnonzero(faces.split == "val").tolist() == val_idx.tolist()
-    assert set(faces.split) == {"train", "val"}
+    by_name = dict(zip(faces.names, faces.split.tolist(), strict=True))
+    for i, name in enumerate(names):
+        expected = utkface_slice(name, chips[i % 40], val_fraction=0.2, heldout_fraction=0.3)
+        assert by_name[name] == expected
+    assert set(by_name.values()) == {"train", "val", HELDOUT}
+    for chip in range(40):  # no copy of a held-out chip is trained on
+        copies = {by_name[names[i]] for i in range(chip, 120, 40)} - {"val"}
+        assert not (HELDOUT in copies and "train" in copies)
+
+
+def test_fer_heldout_slice_takes_training_images_by_their_bytes_and_never_test_images(tmp_path):
+    root = make_fer_folder(tmp_path / "fer", per_class=12)
+    one = next((root / "train" / "happy").glob("*.jpg"))
+    (root / "train" / "happy" / "Training_copy.jpg").write_bytes(one.read_bytes())
+
+    train = load_fer(root, PARAMS, heldout_fraction=0.4, show_progress=False)
+    test = load_fer(root, PARAMS, part="test", heldout_fraction=0.4, show_progress=False)
+    everything = load_fer(root, PARAMS, heldout_fraction=0.0, show_progress=False)
+
+    assert set(train.split) == {"Training", HELDOUT}
+    assert 0.15 < np.mean(train.split == HELDOUT) < 0.65
+    assert HELDOUT not in set(test.split)
+    assert set(everything.split) == {"Training"}
+    split = dict(zip(train.names, train.split.tolist(), strict=True))
+    assert split["Training_copy.jpg"] == split[one.name]
+
+
+def test_held_out_fractions_must_leave_images_to_train_on(tmp_path):
+    root = make_utkface_folder(tmp_path / "utk", utkface_names(2), size=64)
+    with pytest.raises(ValueError, match="leave images to train on"):
+        load_utkface(root, PARAMS, val_fraction=0.5, heldout_fraction=0.5, show_progress=False)
+    with pytest.raises(ValueError, match="heldout_fraction must be in"):
+        load_fer(tmp_path, PARAMS, heldout_fraction=1.5, show_progress=False)
 
 
 def test_second_load_reads_the_crop_cache_and_a_changed_file_invalidates_it(tmp_path, monkeypatch):
@@ -269,12 +302,12 @@ def test_second_load_reads_the_crop_cache_and_a_changed_file_invalidates_it(tmp_
     def no_decoding(path, **kwargs):
         raise AssertionError(f"decoded {path} although the cache should have been used")
 
-    monkeypatch.setattr(utkface_module, "read_image", no_decoding)
+    monkeypatch.setattr(utkface_module, "decode_image", no_decoding)
     second = load_utkface(root, PARAMS, cache_dir=cache, show_progress=False)
     np.testing.assert_array_equal(second.images, first.images)
     assert second.names == first.names and second.split.tolist() == first.split.tolist()
 
-    monkeypatch.setattr(utkface_module, "read_image", ml_image.read_image)
+    monkeypatch.setattr(utkface_module, "decode_image", ml_image.decode_image)
     changed = root / names[0]
     os.utime(changed, ns=(changed.stat().st_atime_ns, changed.stat().st_mtime_ns + 10**9))
     load_utkface(root, PARAMS, cache_dir=cache, show_progress=False)

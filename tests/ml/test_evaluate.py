@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import cv2
 import numpy as np
 import pytest
 
+from ml.datasets import HELDOUT, load_fer
 from ml.evaluate import main
+from ml.export import METADATA_FILE
 from ml.labels import MOODS
+from ml.preprocessing import Preprocessing
+
+from .fake_faces import make_fer_folder
 
 
 @pytest.fixture
@@ -93,4 +99,33 @@ def test_evaluate_model_command_runs_under_django(tiny_export, fer_folder, tmp_p
         "fp32",
     )
     data = json.loads(out.read_text())
-    assert data["runtime"] == "tflite-fp32" and data["fer"]["n"] == 6
+    assert data["runtime"] == "tflite-fp32+mirror" and data["fer"]["n"] == 6
+
+
+def test_a_model_trained_without_held_out_images_cannot_be_evaluated_on_them(tiny_export, capsys):
+    status = main(["--model", str(tiny_export), "--fer", "unused", "--fer-split", "heldout"])
+
+    assert status == 2
+    assert "trained without a held-out slice" in capsys.readouterr().err
+
+
+def test_held_out_evaluation_takes_the_training_images_the_model_was_trained_without(
+    tiny_export, tmp_path
+):
+    model = shutil.copytree(tiny_export, tmp_path / "model")
+    data = json.loads((model / METADATA_FILE).read_text())
+    data["training"] = {"config": {"heldout_fraction": 0.4}}
+    (model / METADATA_FILE).write_text(json.dumps(data))
+    fer = make_fer_folder(tmp_path / "fer", per_class=10)
+    out = tmp_path / "heldout.json"
+
+    status = main(
+        ["--model", str(model), "--fer", str(fer), "--fer-split", "heldout", "--json", str(out)]
+    )
+
+    train = load_fer(fer, Preprocessing(input_size=48), heldout_fraction=0.4, show_progress=False)
+    held_out = int((train.split == HELDOUT).sum())
+    result = json.loads(out.read_text())
+    assert status == 0 and 0 < held_out < len(train)
+    assert result["fer"]["split"] == HELDOUT and result["fer"]["n"] == held_out
+    assert result["mirror_average"] is True

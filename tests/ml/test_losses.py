@@ -57,6 +57,18 @@ def test_predictions_of_unlabelled_samples_do_not_change_the_emotion_loss():
     assert value(loss, labels, other) == pytest.approx(value(loss, labels, PROBS), rel=1e-6)
 
 
+def test_label_smoothing_matches_keras_categorical_cross_entropy_with_smoothed_targets():
+    labels = np.array([0, 1, 2, 3])
+    reference = keras.losses.CategoricalCrossentropy(label_smoothing=0.1)(np.eye(4)[labels], PROBS)
+
+    smoothed = value(MaskedSparseCategoricalCrossentropy(label_smoothing=0.1), labels, PROBS)
+
+    assert smoothed == pytest.approx(float(reference), rel=1e-5)
+    assert smoothed > value(MaskedSparseCategoricalCrossentropy(), labels, PROBS)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        MaskedSparseCategoricalCrossentropy(label_smoothing=1.0)
+
+
 def test_class_weights_scale_each_sample_by_its_true_class_weight():
     labels = np.array([0, 3, -1, -1])
     weighted = MaskedSparseCategoricalCrossentropy(class_weights=[3.0, 1.0, 1.0, 0.5])

@@ -40,6 +40,7 @@ def first_run(datasets, tmp_path_factory) -> tuple[TrainConfig, dict, list[str]]
         out=tmp_path_factory.mktemp("run"),
         epochs=1,
         val_fraction=0.25,
+        heldout_fraction=0.25,
         **TINY,
     )
     lines: list[str] = []
@@ -58,11 +59,11 @@ def test_a_tiny_training_run_writes_checkpoints_report_plots_and_export(first_ru
     for name in ("loss.png", "accuracy.png", "confusion.png", "age_mae.png"):
         assert (out / "report" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = json.loads((out / "report" / "metrics.json").read_text())
-    assert report["training"]["data"]["fer"] == {
-        "train": 12,
-        "val": 12,
-        "skipped": {"train": {}, "test": {}},
-    }
+    fer_counts = report["training"]["data"]["fer"]
+    assert fer_counts["train"] + fer_counts["heldout"] == 12
+    assert fer_counts["heldout"] > 0  # these 12 images hash to 3 held out
+    assert fer_counts["val"] == 12
+    assert fer_counts["skipped"] == {"train": {}, "test": {}}
     assert set(report["metrics"]) >= {
         "mood_accuracy",
         "mood_macro_f1",
@@ -101,6 +102,7 @@ def test_resume_continues_from_the_checkpoint_at_the_next_epoch(first_run, datas
         out=config.out,
         epochs=2,
         val_fraction=0.25,
+        heldout_fraction=0.25,
         resume=True,
         int8=False,
         **TINY,

@@ -1,0 +1,86 @@
+"""Mirror averaging: serving and evaluation read each face and its mirror image in one call."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from ml.export import METADATA_FILE, load_metadata
+from ml.inference import Analyzer
+from ml.runtime import Mirrored, ModelRunner, TFLiteRunner, load_runner
+
+from .conftest import TINY_INPUT_SIZE, synthetic_faces
+
+
+class CountingRunner(ModelRunner):
+    """Wraps a runner and records the batches it is given."""
+
+    def __init__(self, runner: ModelRunner) -> None:
+        self.runner, self.name, self.batches = runner, runner.name, []
+
+    def predict(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        self.batches.append(np.array(batch))
+        return self.runner.predict(batch)
+
+
+@pytest.fixture
+def fp32(tiny_export) -> TFLiteRunner:
+    return TFLiteRunner(tiny_export / "model_fp32.tflite")
+
+
+def test_mirrored_outputs_are_the_mean_of_each_face_and_its_mirror_from_one_call(fp32):
+    faces = synthetic_faces(3, TINY_INPUT_SIZE, seed=5)
+    counting = CountingRunner(fp32)
+
+    out = Mirrored(counting).predict(faces)
+
+    plain, flipped = fp32.predict(faces), fp32.predict(faces[:, :, ::-1])
+    for name in ("emotion", "age", "gender"):
+        np.testing.assert_allclose(out[name], (plain[name] + flipped[name]) / 2, atol=1e-6)
+    assert len(counting.batches) == 1 and len(counting.batches[0]) == 6
+    np.testing.assert_allclose(out["emotion"].sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_a_symmetric_face_reads_the_same_mirrored_or_not(fp32):
+    face = synthetic_faces(1, TINY_INPUT_SIZE, seed=6)
+    symmetric = (face + face[:, :, ::-1]) / 2
+
+    mirrored, plain = Mirrored(fp32).predict(symmetric), fp32.predict(symmetric)
+
+    for name in ("emotion", "age", "gender"):
+        np.testing.assert_allclose(mirrored[name], plain[name], atol=1e-5)
+
+
+def test_mirrored_passes_empty_and_misshapen_batches_to_the_runner_it_wraps(fp32):
+    empty = Mirrored(fp32).predict(np.zeros((0, TINY_INPUT_SIZE, TINY_INPUT_SIZE, 1)))
+    assert empty["emotion"].shape == (0, 4)
+    with pytest.raises(ValueError, match="Expected a float32 batch"):
+        Mirrored(fp32).predict(np.zeros((TINY_INPUT_SIZE, TINY_INPUT_SIZE)))
+
+
+@pytest.mark.parametrize("mirror", [True, False])
+def test_serving_mirrors_exactly_when_the_export_says_so(tiny_export, tmp_path, mirror):
+    model = shutil.copytree(tiny_export, tmp_path / "model")
+    data = json.loads((model / METADATA_FILE).read_text())
+    data["mirror_average"] = mirror
+    (model / METADATA_FILE).write_text(json.dumps(data))
+
+    analyzer = Analyzer.load(model, detector="opencv")
+
+    assert load_metadata(model).mirror_average is mirror
+    assert isinstance(analyzer.runner, Mirrored) is mirror
+    assert analyzer.runner.name.endswith("+mirror") is mirror
+
+
+def test_exports_ask_for_mirroring_and_older_metadata_without_the_key_do_not(tiny_export, tmp_path):
+    assert load_metadata(tiny_export).mirror_average is True
+    model = shutil.copytree(tiny_export, tmp_path / "model")
+    data = json.loads((model / METADATA_FILE).read_text())
+    del data["mirror_average"]
+    (model / METADATA_FILE).write_text(json.dumps(data))
+
+    assert load_metadata(model).mirror_average is False
+    assert not isinstance(load_runner(model), Mirrored)
