@@ -31,6 +31,7 @@ def test_the_shipped_metadata_matches_the_labels_and_preprocessing_of_ml():
     assert meta.preprocessing == TrainConfig(fer=Path("unused")).preprocessing()
     assert meta.input_shape == meta.preprocessing.input_shape
     assert meta.training["config"]["width"] == TrainConfig(fer=Path("unused")).width
+    assert meta.mirror_average  # the card's figures are measured with mirror averaging
 
 
 def test_the_shipped_model_analyses_a_real_face_photo_end_to_end(shipped_analyzer, astronaut_jpeg):
