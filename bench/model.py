@@ -36,7 +36,7 @@ from ml.export import load_metadata  # noqa: E402
 from ml.image import decode_image  # noqa: E402
 from ml.inference import Analyzer  # noqa: E402
 from ml.preprocessing import Preprocessing  # noqa: E402
-from ml.runtime import KerasRunner, TFLiteRunner  # noqa: E402
+from ml.runtime import KerasRunner, Mirrored, TFLiteRunner  # noqa: E402
 
 DEFAULT_MODEL = REPO / "models" / "default"
 FRAME_SIZES: tuple[tuple[int, int], ...] = ((640, 480), (320, 240))
@@ -102,7 +102,12 @@ def export_default(out: Path) -> None:
 
 
 def bench_models(model_dir: Path, threads: int, repeats: int) -> dict[str, Any]:
-    """Per-face latency (batch 1) of each runtime present, and a 4-face batch for TFLite."""
+    """Per-face latency (batch 1) of each runtime present, and a 4-face batch for TFLite.
+
+    With an export that asks for mirror averaging, ``tflite_int8_mirrored`` times one face the
+    way serving runs it (the face and its mirror image in one call); ``served`` names the key
+    that serving's latency is.
+    """
     meta = load_metadata(model_dir)
     face = np.random.default_rng(1).random((1, *meta.input_shape)).astype(np.float32)
     four = np.repeat(face, 4, axis=0)
@@ -112,6 +117,14 @@ def bench_models(model_dir: Path, threads: int, repeats: int) -> dict[str, Any]:
             runner = TFLiteRunner(model_dir / file, threads=threads)
             result[kind] = timed(lambda r=runner: r.predict(face), repeats)
             result[kind + "_batch4"] = timed(lambda r=runner: r.predict(four), repeats // 2)
+            if kind == "tflite_int8" and meta.mirror_average:
+                mirrored = Mirrored(runner)
+                result[kind + "_mirrored"] = timed(lambda m=mirrored: m.predict(face), repeats)
+                result["ratio_mirrored_over_int8"] = round(
+                    result[kind + "_mirrored"]["median_ms"] / result[kind]["median_ms"], 4
+                )
+    served = "tflite_int8_mirrored" if "tflite_int8_mirrored" in result else "tflite_int8"
+    result["served"] = served if served in result else None
     if (model_dir / "model.keras").is_file():
         keras_runner = KerasRunner(model_dir / "model.keras")
         result["keras_predict_on_batch"] = timed(lambda: keras_runner.predict(face), repeats)
@@ -221,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     report["targets_ms"] = TARGETS_MS
     report["targets_met"] = {
         "tflite_int8_per_face": report["per_face_model"]
-        .get("tflite_int8", {})
+        .get(report["per_face_model"]["served"] or "tflite_int8", {})
         .get("median_ms", 1e9)
         <= TARGETS_MS["tflite_int8_per_face"],
         "opencv_320x240": report["detection"]["opencv"]["320x240"]["median_ms"]
