@@ -128,10 +128,10 @@ def evaluate_fer(
     splits = sorted(set(faces.split.tolist()))
     if len(splits) > 1:
         result["splits"] = {}
-        for split in splits:
-            index = np.flatnonzero(faces.split == split)
+        for name in splits:
+            index = np.flatnonzero(faces.split == name)
             part = faces.subset(index)
-            result["splits"][split] = _emotion_metrics(part, {k: v[index] for k, v in out.items()})
+            result["splits"][name] = _emotion_metrics(part, {k: v[index] for k, v in out.items()})
     result["split"] = split
     return result
 
@@ -260,7 +260,7 @@ def format_report(results: dict[str, Any]) -> str:
     if fer:
         lines += [
             "",
-            f"FER2013 test: {fer['n']} faces",
+            f"FER2013 {fer.get('split', 'test')}: {fer['n']} faces",
             f"{'set':<14}{'n':>7}{'accuracy':>10}"
             f"{'macro F1':>10}" + "".join(f"{m:>9}" for m in MOODS),
         ]
@@ -299,6 +299,60 @@ def format_report(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+def format_markdown(results: dict[str, Any]) -> str:
+    """``evaluate``'s results as the Markdown tables of the model card."""
+    out = [f"Model `{results['model']}`, runtime `{results['runtime']}`."]
+    fer = results.get("fer")
+    if fer:
+        out += [
+            "",
+            f"| FER2013 {fer.get('split', 'test')}, 4 moods | value |",
+            "|---|---|",
+            f"| images | {fer['n']} |",
+            f"| accuracy | {_pct(fer['accuracy'])} |",
+            f"| macro-F1 | {_fmt(fer['macro_f1'])} |",
+        ]
+        out += [f"| recall {m} | {_pct((fer['recall'] or {}).get(m))} |" for m in MOODS]
+        if fer["confusion"]:
+            out += [
+                "",
+                "| true \\ predicted | " + " | ".join(MOODS) + " |",
+                "|---" * (len(MOODS) + 1) + "|",
+            ]
+            out += [
+                f"| {m} | " + " | ".join(str(c) for c in row) + " |"
+                for m, row in zip(MOODS, fer["confusion"], strict=True)
+            ]
+    utk = results.get("utkface")
+    if utk:
+        out += [
+            "",
+            f"| UTKFace {utk['split']} | value |",
+            "|---|---|",
+            f"| images | {utk['n']} |",
+            f"| age MAE | {_fmt(utk['age_mae'], 2)} years |",
+            f"| gender accuracy | {_pct(utk['gender_accuracy'])} |",
+            "",
+            "| UTKFace race group | images | age MAE (years) | gender accuracy |",
+            "|---|---|---|---|",
+        ]
+        out += [
+            f"| {code} {r['name']} | {r['n']} | {_fmt(r['age_mae'], 2)} | "
+            f"{_pct(r['gender_accuracy'])} |"
+            for code, r in utk["by_race"].items()
+        ]
+        out += ["", "| age decade | images | age MAE (years) |", "|---|---|---|"]
+        out += [
+            f"| {name} | {r['n']} | {_fmt(r['age_mae'], 2)} |"
+            for name, r in utk["by_decade"].items()
+        ]
+    return "\n".join(out) + "\n"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command-line options, shared by ``python -m ml.evaluate`` and ``evaluate_model``."""
     parser.add_argument("--model", required=True, type=Path, help="exported model folder")
@@ -324,6 +378,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "export's mirror_average says, which is what serving does",
     )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--markdown", type=Path, help="also write the results as the model card's tables"
+    )
     parser.add_argument("--runtime", choices=RUNTIMES, default="auto", help="model file to run")
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="TFLite threads")
     parser.add_argument("--limit", type=int, help="at most this many images per dataset")
@@ -349,6 +406,10 @@ def run(options: dict[str, Any]) -> tuple[dict[str, Any], str]:
         path = Path(options["json"])
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    if options.get("markdown"):
+        path = Path(options["markdown"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(format_markdown(results), encoding="utf-8")
     return results, format_report(results)
 
 

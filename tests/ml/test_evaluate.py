@@ -59,6 +59,8 @@ def test_evaluate_writes_fer_and_utkface_metrics_with_documented_keys(
             str(utkface_folder),
             "--json",
             str(out),
+            "--markdown",
+            str(tmp_path / "card.md"),
         ]
     )
     assert status == 0
@@ -76,6 +78,9 @@ def test_evaluate_writes_fer_and_utkface_metrics_with_documented_keys(
     assert "age_mae" in utk["by_decade"]["20-29"]
     printed = capsys.readouterr().out
     assert "FER2013 test: 6 faces" in printed and "UTKFace (all): 3 faces" in printed
+    card = (tmp_path / "card.md").read_text()
+    assert "| images | 6 |" in card and f"| accuracy | {100 * fer['accuracy']:.1f} % |" in card
+    assert f"| age MAE | {utk['age_mae']:.2f} years |" in card and "| 2 asian | 1 |" in card
 
 
 def test_evaluate_without_any_dataset_exits_with_an_error(tiny_export, capsys):
