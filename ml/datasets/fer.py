@@ -14,7 +14,7 @@ import numpy as np
 from ml.datasets import common
 from ml.datasets.faceset import NO_LABEL, FaceSet
 from ml.errors import DatasetError, InvalidImage
-from ml.image import decode_image
+from ml.image import read_image_file
 from ml.labels import FER_CLASSES, FER_TO_MOOD, mood_index
 from ml.preprocessing import Preprocessing, face_crop, full_image_box
 
@@ -211,9 +211,8 @@ def _load_folder(
         files, total=len(files), desc=desc, enabled=show_progress
     ):
         try:
-            data = file.read_bytes()
-            image = decode_image(data)
-        except (OSError, InvalidImage) as err:
+            data, image = read_image_file(file)
+        except InvalidImage as err:
             logger.warning("Skipping unreadable FER2013 image %s: %s", file, err)
             common.count(collector.skipped, "unreadable image")
             continue

@@ -13,7 +13,7 @@ from ml.datasets import common
 from ml.datasets.faceset import NO_LABEL, FaceSet
 from ml.datasets.fer import spread
 from ml.errors import DatasetError, InvalidImage
-from ml.image import decode_image
+from ml.image import read_image_file
 from ml.preprocessing import Box, Preprocessing, face_crop
 
 logger = logging.getLogger(__name__)
@@ -140,12 +140,7 @@ def load_utkface(
             common.count(skipped, "unparseable name")
             continue
         try:
-            data = file.read_bytes()
-            image = decode_image(data)
-        except OSError as err:
-            logger.warning("Skipping unreadable UTKFace file %s: %s", file, err.strerror)
-            common.count(skipped, "unreadable image")
-            continue
+            data, image = read_image_file(file)
         except InvalidImage as err:
             logger.warning("Skipping unreadable UTKFace image %s: %s", file, err)
             common.count(skipped, "unreadable image")

@@ -302,12 +302,12 @@ def test_second_load_reads_the_crop_cache_and_a_changed_file_invalidates_it(tmp_
     def no_decoding(path, **kwargs):
         raise AssertionError(f"decoded {path} although the cache should have been used")
 
-    monkeypatch.setattr(utkface_module, "decode_image", no_decoding)
+    monkeypatch.setattr(utkface_module, "read_image_file", no_decoding)
     second = load_utkface(root, PARAMS, cache_dir=cache, show_progress=False)
     np.testing.assert_array_equal(second.images, first.images)
     assert second.names == first.names and second.split.tolist() == first.split.tolist()
 
-    monkeypatch.setattr(utkface_module, "decode_image", ml_image.decode_image)
+    monkeypatch.setattr(utkface_module, "read_image_file", ml_image.read_image_file)
     changed = root / names[0]
     os.utime(changed, ns=(changed.stat().st_atime_ns, changed.stat().st_mtime_ns + 10**9))
     load_utkface(root, PARAMS, cache_dir=cache, show_progress=False)
