@@ -8,7 +8,7 @@ export REDIS_URL_TEST ?= redis://127.0.0.1:6379/15
 export DATABASE_URL_TEST ?= postgres://postgres:postgres@127.0.0.1:5432/musicmood
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint bench clean system-deps redis postgres
+.PHONY: run run-scaled setup-site test lint bench clean system-deps redis postgres
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,14 +20,23 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
 	$(PY) -m pip install --quiet -r requirements-test.txt
 	touch $@
 
-## run: install, migrate, load the default playlists and serve http://$(HOST):$(PORT)
-run: $(VENV)/.installed
+# migrate, load the default playlists, collect static files, clear expired admin sessions
+setup-site: $(VENV)/.installed
 	MUSICMOOD_DEV=1 $(PY) manage.py migrate --noinput
 	MUSICMOOD_DEV=1 $(PY) manage.py load_defaults
 	MUSICMOOD_DEV=1 $(PY) manage.py collectstatic --noinput --verbosity 0
-	@echo "MusicMood on http://$(HOST):$(PORT)  (Ctrl-C stops it)"
+	MUSICMOOD_DEV=1 $(PY) manage.py clearsessions
 	@echo "Admin at http://$(HOST):$(PORT)/admin/ (make an account once: MUSICMOOD_DEV=1 $(PY) manage.py createsuperuser)"
-	MUSICMOOD_DEV=1 $(PY) -m daphne -b $(HOST) -p $(PORT) musicmood.asgi:application
+
+## run: install, set up and serve http://$(HOST):$(PORT) in the embedded mode
+run: setup-site
+	@echo "MusicMood on http://$(HOST):$(PORT)  (Ctrl-C stops it)"
+	MUSICMOOD_DEV=1 $(PY) -m musicmood.serve -b $(HOST) -p $(PORT)
+
+## run-scaled: the same site scaled out: Redis (started when none answers), a Celery worker, the web process
+run-scaled: setup-site
+	@command -v redis-server >/dev/null || bash scripts/ensure_redis.sh --install-only
+	MUSICMOOD_DEV=1 HOST=$(HOST) PORT=$(PORT) $(PY) -m musicmood.stack
 
 ## test: install what the tests need (Python packages, Chromium), make sure Redis answers, run all
 test: $(VENV)/.installed-test system-deps redis postgres

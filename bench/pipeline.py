@@ -1,19 +1,23 @@
 """End-to-end latency of the live path, over a real websocket, in both running modes.
 
-Starts a real daphne server (embedded mode: in-process thread pool; then Redis mode: channels_redis
-plus a real ``celery -A musicmood worker``), connects 1, 4 and 16 concurrent ``websockets``
-clients on loopback, and has each send frames one at a time (the page's rule: the next frame
-only after the reply). Prints JSON: latency from frame sent to ``analysis`` received (median,
-p95), analysed frames per second, dropped/errored replies, next to the in-process
-``Analyzer.analyze`` time on the same frame, so transport overhead is a ratio from one run.
+Starts the real web process (``musicmood.serve``; embedded mode: in-process thread pool, then
+Redis mode: channels_redis plus a real ``celery -A musicmood worker``), connects 1, 4 and 16
+concurrent ``websockets`` clients on loopback, and has each send frames one at a time (the
+page's rule: the next frame only after the reply); then LOAD_SOCKETS sockets at once send
+LOAD_FRAMES frames each, and every reply is counted. Prints JSON: latency from frame sent to
+``analysis`` received (median, p95), analysed frames per second, dropped/errored replies, next
+to the in-process ``Analyzer.analyze`` time on the same frame, so transport overhead is a ratio
+from one run.
 
-Bounded: each level runs for LEVEL_SECONDS; everything listens on 127.0.0.1 only.
+Bounded: each level runs for LEVEL_SECONDS, the fixed load for its frame count; everything
+listens on 127.0.0.1 only.
 Run: ``.venv/bin/python bench/pipeline.py`` (needs Redis at REDIS_URL_TEST for the Redis mode).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -29,10 +33,13 @@ import cv2  # noqa: E402
 import redis  # noqa: E402
 import websockets  # noqa: E402
 
+from musicmood.stack import celery_worker, site_env, web_server  # noqa: E402
 from tests.conftest import astronaut_image, build_tiny_model  # noqa: E402
-from tests.processes import celery_worker, daphne_server, site_env  # noqa: E402
 
 CLIENTS = (1, 4, 16)
+#: The fixed load: this many sockets at once, each sending this many frames one at a time.
+LOAD_SOCKETS = 50
+LOAD_FRAMES = 20
 LEVEL_SECONDS = float(os.environ.get("BENCH_LEVEL_SECONDS", "6"))
 IN_PROCESS_RUNS = 60
 REDIS_URL = os.environ.get("REDIS_URL_TEST", "redis://127.0.0.1:6379/15")
@@ -110,20 +117,49 @@ async def level(url: str, frame: bytes, clients: int) -> dict:
     }
 
 
-def run_mode(env: dict, frame: bytes, log_dir: Path, *, redis_mode: bool) -> list[dict]:
-    results = []
-    if redis_mode:
-        with (
-            celery_worker(env, log_dir / "worker.log", concurrency=2),
-            daphne_server(env, log_dir / "daphne-redis.log") as url,
-        ):
-            for n in CLIENTS:
-                results.append(asyncio.run(level(url, frame, n)))
-    else:
-        with daphne_server(env, log_dir / "daphne-inline.log") as url:
-            for n in CLIENTS:
-                results.append(asyncio.run(level(url, frame, n)))
-    return results
+async def socket_frames(url: str, frame: bytes, frames: int, out: dict) -> None:
+    ws_url = url.replace("http://", "ws://") + "/ws/mood/"
+    async with websockets.connect(ws_url, origin=url, open_timeout=30, max_size=2**20) as ws:
+        for _ in range(frames):
+            sent = time.perf_counter()
+            await ws.send(frame)
+            while True:
+                reply = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                if reply["type"] in ("analysis", "error"):
+                    break
+            out["answered"] += 1
+            if reply["type"] == "analysis":
+                out["latency"].append((time.perf_counter() - sent) * 1000.0)
+            else:
+                out["errors"][reply["code"]] = out["errors"].get(reply["code"], 0) + 1
+
+
+async def fixed_load(url: str, frame: bytes) -> dict:
+    """LOAD_SOCKETS sockets at once, each sending LOAD_FRAMES frames one at a time."""
+    out: dict = {"answered": 0, "latency": [], "errors": {}}
+    started = time.perf_counter()
+    await asyncio.gather(
+        *(socket_frames(url, frame, LOAD_FRAMES, out) for _ in range(LOAD_SOCKETS))
+    )
+    return {
+        "sockets": LOAD_SOCKETS,
+        "frames_per_socket": LOAD_FRAMES,
+        "sent": LOAD_SOCKETS * LOAD_FRAMES,
+        "answered": out["answered"],
+        "analysed": len(out["latency"]),
+        "errors": out["errors"],
+        "latency": percentiles(out["latency"]),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def run_mode(env: dict, frame: bytes, log_dir: Path, *, redis_mode: bool) -> dict:
+    with contextlib.ExitStack() as stack:
+        if redis_mode:
+            stack.enter_context(celery_worker(env, log_dir / "worker.log", concurrency=2))
+        url = stack.enter_context(web_server(env, log_dir / f"web-{redis_mode}.log"))
+        levels = [asyncio.run(level(url, frame, n)) for n in CLIENTS]
+        return {"levels": levels, "load": asyncio.run(fixed_load(url, frame))}
 
 
 def main() -> None:
@@ -167,8 +203,8 @@ def main() -> None:
                 client_.flushdb()
         analyse_ms = report["in_process_analyze"]["median_ms"]
         for mode in ("embedded", "redis_worker"):
-            if isinstance(report[mode], list):
-                for row in report[mode]:
+            if isinstance(report[mode], dict):
+                for row in report[mode]["levels"]:
                     median = row["latency"]["median_ms"]
                     row["overhead_ratio"] = round(median / analyse_ms, 2) if median else None
     print(json.dumps(report, indent=2))

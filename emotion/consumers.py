@@ -24,6 +24,7 @@ from emotion import services
 from emotion.errors import AnalysisUnavailable
 from emotion.limits import ErrorWindow, TokenBucket
 from emotion.mood import Mood
+from playlists.listener import listener_key_from_cookies
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +60,10 @@ class MoodConsumer(AsyncWebsocketConsumer):
             limit=settings.WS_MAX_ERRORS, seconds=settings.WS_ERROR_WINDOW_SECONDS
         )
         self.closing = False
-        session = self.scope.get("session")
-        # The page's session groups the tracks a listener already heard; without one, the
-        # socket's own channel name stands in.
-        self.session_key = (session.session_key if session is not None else None) or (
-            self.channel_name
+        # The page's listener cookie groups the tracks a listener already heard; without one,
+        # the socket's own channel name stands in.
+        self.session_key = (
+            listener_key_from_cookies(self.scope.get("cookies", {})) or self.channel_name
         )
         await self.accept()
         services.analysis_warm_up()

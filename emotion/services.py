@@ -12,7 +12,6 @@ one analysis and are never logged.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import threading
 import time
@@ -21,14 +20,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import redis
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
 from emotion.errors import AnalysisUnavailable
+from emotion.frames import frame_put, frame_take
 from emotion.mood import Mood, MoodConfig, MoodState, mood_step
 from ml.analysis import FrameAnalysis  # plain dataclasses: no model runtime imported
 from ml.errors import IncompatibleModel, InvalidImage, ModelNotFound
+from musicmood.channel_layer import REDIS_DOWN_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +118,10 @@ def frame_result_message(*, frame_no: int, data: bytes) -> dict[str, Any]:
     except AnalysisUnavailable as err:
         return _failure(frame_no, err.code, err.message)
     except InvalidImage as err:
+        # One quiet line: a client sending garbage must not fill the log. Broken JPEG
+        # structure is refused before decoding, so libjpeg's own stderr warnings are left
+        # only for damage inside the compressed data, one line per such frame at most.
+        logger.debug("Refused frame %d: %s", frame_no, err)
         return _failure(frame_no, "not_an_image", str(err))
     except Exception:
         # Process boundary of one analysis: any crash in decoding, detection or the model
@@ -131,10 +137,26 @@ def frame_result_message(*, frame_no: int, data: bytes) -> dict[str, Any]:
     }
 
 
-def frame_analyse_and_reply(*, channel_name: str, frame_no: int, data: bytes) -> None:
-    """Analyse a frame and send the result to ``channel_name`` (synchronous; used by tasks)."""
+def frame_analyse_and_reply(*, channel_name: str, frame_no: int, frame_key: str) -> None:
+    """Take a queued frame from Redis, analyse it and send the result to ``channel_name``.
+
+    Synchronous; the Celery task's body. A frame whose key already expired is dropped: its
+    consumer has told the listener ``analysis_timeout``.
+    """
+    url = settings.CELERY_BROKER_URL
+    try:
+        data = frame_take(url=url, key=frame_key)
+    except redis.RedisError as err:
+        logger.warning("Could not read frame %d from Redis: %s", frame_no, err)
+        return
+    if data is None:
+        logger.info("Frame %d expired before a worker took it; dropped.", frame_no)
+        return
     message = frame_result_message(frame_no=frame_no, data=data)
-    async_to_sync(get_channel_layer().send)(channel_name, message)
+    try:
+        async_to_sync(get_channel_layer().send)(channel_name, message)
+    except REDIS_DOWN_ERRORS as err:
+        logger.warning("Could not send the result of frame %d: %s", frame_no, err)
 
 
 def _failure(frame_no: int, code: str, message: str) -> dict[str, Any]:
@@ -188,15 +210,8 @@ async def _reply_when_done(channel_name: str, future: asyncio.Future) -> None:
 
 
 async def _celery_submit(*, channel_name: str, frame_no: int, data: bytes) -> None:
-    from emotion.tasks import analyse_frame
-
-    payload = base64.b64encode(data).decode("ascii")
     try:
-        await sync_to_async(analyse_frame.apply_async, thread_sensitive=False)(
-            args=(channel_name, frame_no, payload),
-            expires=settings.ANALYSIS_TIMEOUT_SECONDS,
-            retry=False,
-        )
+        await sync_to_async(_celery_queue, thread_sensitive=False)(channel_name, frame_no, data)
     except Exception as err:
         # Kombu and redis-py raise several unrelated types for a dead broker; all of them
         # mean the same thing to the listener.
@@ -205,6 +220,15 @@ async def _celery_submit(*, channel_name: str, frame_no: int, data: bytes) -> No
             "analysis_unavailable",
             "Mood analysis is unavailable right now (the analysis queue does not answer).",
         ) from err
+
+
+def _celery_queue(channel_name: str, frame_no: int, data: bytes) -> None:
+    """Store the frame in Redis for the analysis timeout, then queue a task naming its key."""
+    from emotion.tasks import analyse_frame
+
+    timeout = settings.ANALYSIS_TIMEOUT_SECONDS
+    key = frame_put(url=settings.CELERY_BROKER_URL, data=data, ttl_seconds=timeout)
+    analyse_frame.apply_async(args=(channel_name, frame_no, key), expires=timeout, retry=False)
 
 
 def analysis_warm_up() -> None:

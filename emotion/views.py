@@ -6,6 +6,7 @@ from django.template.loader import get_template
 
 from emotion import services
 from ml.labels import MOODS
+from playlists.listener import listener_cookie_set, listener_key, listener_key_new
 
 #: The playlists app's player, included in the page when it is installed.
 PLAYER_TEMPLATE = "playlists/_player.html"
@@ -13,8 +14,6 @@ PLAYER_TEMPLATE = "playlists/_player.html"
 
 def index(request: HttpRequest) -> HttpResponse:
     """The listener's page: consent, camera, live mood and player."""
-    if not request.session.session_key:
-        request.session.save()  # the socket uses it to avoid repeating tracks
     try:
         player_template = get_template(PLAYER_TEMPLATE).template.name
     except TemplateDoesNotExist:
@@ -25,4 +24,8 @@ def index(request: HttpRequest) -> HttpResponse:
         "moods": MOODS,
         "player_template": player_template,
     }
-    return render(request, "emotion/index.html", context)
+    response = render(request, "emotion/index.html", context)
+    if listener_key(request) is None:
+        # The socket reads it to avoid repeating tracks; no session row is written.
+        listener_cookie_set(response, listener_key_new())
+    return response

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "musicmood.middleware.content_security_policy_middleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -112,11 +113,25 @@ WHITENOISE_USE_FINDERS = True
 # --- Redis: one URL feeds the channel layer, the Celery broker and the cache ----------------
 REDIS_URL = env.str("REDIS_URL")
 
+#: Read timeout of the channel layer's Redis connections. It must exceed channels_redis's 5 s
+#: blocking pop, or every idle socket dies after 5 s (redis-py's default timeout is also 5 s).
+REDIS_SOCKET_TIMEOUT_SECONDS = env.float("REDIS_SOCKET_TIMEOUT_SECONDS", 15.0)
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 200, "expiry": 30},
+            "BACKEND": "musicmood.channel_layer.ResilientRedisChannelLayer",
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+                        "socket_connect_timeout": 2,
+                    }
+                ],
+                "capacity": 200,
+                "expiry": 30,
+            },
         }
     }
     CACHES = {
@@ -145,6 +160,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout"
 # --- Analysis -------------------------------------------------------------------------------
 #: "inline" (a thread pool in the web process) or "celery" (workers on Redis).
 ANALYSIS_MODE = env.str("ANALYSIS_MODE", "celery" if REDIS_URL else "inline")
+if ANALYSIS_MODE not in ("inline", "celery"):
+    raise ImproperlyConfigured(f"ANALYSIS_MODE must be inline or celery, got {ANALYSIS_MODE!r}.")
+if ANALYSIS_MODE == "celery" and not CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Frames travel apart from the task, in a Redis key that expires (emotion/frames.py).
+    raise ImproperlyConfigured(
+        "ANALYSIS_MODE=celery needs a Redis broker: set REDIS_URL (or CELERY_BROKER_URL) to "
+        f"redis://..., got {CELERY_BROKER_URL!r}."
+    )
 ANALYSIS_THREADS = env.int("ANALYSIS_THREADS", 2)
 ANALYSIS_TIMEOUT_SECONDS = env.float("ANALYSIS_TIMEOUT_SECONDS", 10.0)
 #: Folder of an exported model; empty means the model shipped in ``models/default``.
@@ -156,6 +179,17 @@ RETINAFACE_WEIGHTS = env.str("RETINAFACE_WEIGHTS", "")
 
 # --- Frames and the websocket ---------------------------------------------------------------
 FRAME_MAX_BYTES = env.int("FRAME_MAX_BYTES", 512 * 1024)
+#: The largest FRAME_MAX_BYTES that can be configured (a camera frame is some 50 KB).
+FRAME_MAX_BYTES_LIMIT = 16 * 1024 * 1024
+if not 0 < FRAME_MAX_BYTES <= FRAME_MAX_BYTES_LIMIT:
+    raise ImproperlyConfigured(
+        f"FRAME_MAX_BYTES must be between 1 and {FRAME_MAX_BYTES_LIMIT}, got {FRAME_MAX_BYTES}."
+    )
+#: Websocket messages up to this size reach the consumer (which refuses frames over
+#: FRAME_MAX_BYTES with an error); larger ones close the socket with code 1009.
+WS_MESSAGE_MAX_BYTES = max(
+    env.int("WS_MESSAGE_MAX_BYTES", max(2 * FRAME_MAX_BYTES, 1024 * 1024)), FRAME_MAX_BYTES
+)
 FRAME_MAX_PIXELS = env.int("FRAME_MAX_PIXELS", 1920 * 1080)
 FRAME_RATE_PER_SECOND = env.float("FRAME_RATE_PER_SECOND", 15.0)
 FRAME_RATE_BURST = env.int("FRAME_RATE_BURST", 10)
@@ -202,13 +236,78 @@ SECURE_PROXY_SSL_HEADER = (
 )
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", False)
 X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+#: HSTS: once a browser has seen it over https, it refuses plain http to this host for this many
+#: seconds. Off (0) by default; switch it on only when https works, and start small.
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", False)
+#: Redirect http to https (behind a TLS proxy this needs DJANGO_BEHIND_TLS_PROXY too).
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", False)
+
+#: Content-Security-Policy of every HTML page (musicmood/middleware.py); empty sends none. The
+#: page runs only its own scripts and styles (no inline code, no style="" attributes), talks to
+#: its own host (fetch, and the /ws/mood/ socket: CSP3 browsers match ws:/wss: to the page's own
+#: host and port with 'self'), previews a chosen photo or video from a blob: URL (the camera's
+#: MediaStream is not a URL and needs no source), embeds the Spotify player and shows album
+#: artwork from Spotify's image CDN.
+CSP_POLICY = env.str(
+    "DJANGO_CSP",
+    "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' blob: https://i.scdn.co",
+            "media-src 'self' blob:",
+            "connect-src 'self'",
+            "frame-src https://open.spotify.com",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    ),
+)
+#: The policy of the Django admin's pages. Like the page's, but style-src allows inline styles:
+#: Django's change list writes a <style> block when a model has no actions, and the mood-mapping
+#: admin colours its health badges and sizes its Spotify preview with style="" attributes.
+#: Scripts stay 'self' only. Empty sends none; with DJANGO_CSP empty it defaults to empty too.
+CSP_ADMIN_POLICY = env.str(
+    "DJANGO_CSP_ADMIN",
+    "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' https://i.scdn.co",
+            "frame-src https://open.spotify.com",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+    if CSP_POLICY
+    else "",
+)
+#: Send both policies as Content-Security-Policy-Report-Only: browsers then report violations
+#: in their console instead of blocking (frame-ancestors is ignored there; X-Frame-Options DENY
+#: still applies).
+CSP_REPORT_ONLY = env.bool("DJANGO_CSP_REPORT_ONLY", False)
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"refused_host": {"()": "musicmood.log_filters.RefusedHostFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
-    "loggers": {"django": {"level": env.str("DJANGO_LOG_LEVEL", "INFO"), "propagate": True}},
+    "loggers": {
+        "django": {"level": env.str("DJANGO_LOG_LEVEL", "INFO"), "propagate": True},
+        # A request for a host outside DJANGO_ALLOWED_HOSTS: one line, not a traceback.
+        "django.security.DisallowedHost": {"filters": ["refused_host"]},
+    },
 }

@@ -7,14 +7,9 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ml.labels import MOODS
+from playlists.listener import listener_cookie_set, listener_key, listener_key_new
 from playlists.models import MoodMapping
 from playlists.services import UnknownFeedback, mapping_feedback, playlist_for_mood
-
-
-def _session_key(request: HttpRequest) -> str:
-    if not request.session.session_key:
-        request.session.save()
-    return request.session.session_key
 
 
 @csrf_protect
@@ -44,11 +39,16 @@ def mood_override(request: HttpRequest) -> JsonResponse:
         return JsonResponse(
             {"error": f"mood must be one of {', '.join(MOODS)}; got {mood!r}."}, status=400
         )
+    key = listener_key(request)
+    new_key = None if key else listener_key_new()
     choice = playlist_for_mood(
         mood=mood,
         age_band=params.get("age_band") or None,
         gender=params.get("gender") or None,
-        session_key=_session_key(request),
+        session_key=key or new_key,
         manual=True,
     )
-    return JsonResponse(choice.to_message())
+    response = JsonResponse(choice.to_message())
+    if new_key:
+        listener_cookie_set(response, new_key)
+    return response

@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 import pytest
 
+from musicmood.stack import ROOT, site_env, web_server
 from tests.conftest import astronaut_image
-from tests.processes import ROOT, daphne_server, site_env
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -88,7 +88,7 @@ def live_server_env(tiny_model_dir, tmp_path_factory) -> dict[str, str]:
 def live_server_url(live_server_env) -> Iterator[str]:
     """Base URL (http://127.0.0.1:<port>) of a daphne server running the whole site."""
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    with daphne_server(live_server_env, OUTPUT_DIR / "daphne.log") as url:
+    with web_server(live_server_env, OUTPUT_DIR / "daphne.log") as url:
         yield url
 
 

@@ -12,9 +12,9 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from musicmood.stack import ROOT
 from tests.conftest import TINY_MODEL_MOOD
 from tests.e2e.conftest import OUTPUT_DIR
-from tests.processes import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -116,6 +116,37 @@ async def test_bytes_that_are_not_an_image_are_rejected_and_socket_stays_open(
     await communicator.disconnect()
 
 
+async def test_a_jpeg_hiding_its_11000_pixel_size_is_refused_undecoded_and_socket_stays_open(
+    inline, astronaut_jpeg, monkeypatch
+):
+    import cv2
+    import numpy as np
+
+    import ml.image
+
+    flat = np.full((11000, 11000), 128, np.uint8)
+    bomb = cv2.imencode(".jpg", flat, [cv2.IMWRITE_JPEG_QUALITY, 50])[1].tobytes()
+    first_segment_end = 4 + int.from_bytes(bomb[4:6], "big")
+    hidden = bomb[:first_segment_end] + b"\x00\x00" + bomb[first_segment_end:]
+    inline.FRAME_MAX_BYTES = 2 * len(hidden)
+    decoded_sizes = []
+    real_imdecode = ml.image.cv2.imdecode
+
+    def imdecode(buffer, flags):
+        decoded_sizes.append(len(buffer))
+        return real_imdecode(buffer, flags)
+
+    monkeypatch.setattr(ml.image.cv2, "imdecode", imdecode)
+    communicator = await connect()
+    await communicator.send_to(bytes_data=hidden)
+    error = await receive(communicator)
+    assert error["type"] == "error" and error["code"] == "not_an_image", error
+    assert "extraneous bytes" in error["message"]
+    assert len(hidden) not in decoded_sizes  # refused before decoding
+    await expect_analysis(communicator, astronaut_jpeg)
+    await communicator.disconnect()
+
+
 async def test_a_text_message_is_rejected_and_socket_stays_open(inline, astronaut_jpeg):
     communicator = await connect()
     await communicator.send_to(text_data='{"demographics": false}')

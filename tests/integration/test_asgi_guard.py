@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from tests.processes import ROOT, site_env
+from musicmood.stack import ROOT, site_env
 
 PROBE = """
 import json, sys

@@ -10,8 +10,8 @@ import pytest
 import redis
 import websockets
 
+from musicmood.stack import celery_worker, site_env, web_server
 from tests.conftest import REDIS_URL_TEST, TINY_MODEL_MOOD
-from tests.processes import celery_worker, daphne_server, site_env
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -69,7 +69,7 @@ def test_a_frame_is_analysed_by_a_celery_worker_and_returns_through_redis(
     )
     with (
         celery_worker(env, tmp_path / "worker.log"),
-        daphne_server(env, tmp_path / "daphne.log") as url,
+        web_server(env, tmp_path / "daphne.log") as url,
     ):
         analysis, mood, playlist = asyncio.run(send_frame(url, astronaut_jpeg, replies=3))
     assert analysis["type"] == "analysis", analysis
@@ -89,7 +89,7 @@ def test_a_frame_is_analysed_by_a_celery_worker_and_returns_through_redis(
 def test_a_frame_sent_while_the_broker_is_down_gets_an_error_not_a_crash(
     tiny_model_dir, astronaut_jpeg, tmp_path
 ):
-    from tests.processes import free_port
+    from musicmood.stack import free_port
 
     dead = f"redis://127.0.0.1:{free_port()}/0"
     env = site_env(
@@ -98,7 +98,7 @@ def test_a_frame_sent_while_the_broker_is_down_gets_an_error_not_a_crash(
         MUSICMOOD_MODEL=str(tiny_model_dir),
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
     )
-    with daphne_server(env, tmp_path / "daphne.log") as url:
+    with web_server(env, tmp_path / "daphne.log") as url:
         first = asyncio.run(send_frame(url, astronaut_jpeg))
         again = asyncio.run(send_frame(url, astronaut_jpeg))
     assert first[0] == {**first[0], "type": "error", "code": "analysis_unavailable"}
