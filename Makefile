@@ -10,10 +10,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run run-scaled setup-site test lint bench clean system-deps redis postgres
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt scripts/install_detector.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) scripts/install_detector.py
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt

@@ -40,7 +40,7 @@ FRAME_ANALYSED = "frame.analysed"
 MODEL_UNAVAILABLE_MESSAGE = "Mood analysis is unavailable: no trained model is installed."
 
 _analyzer: Any = None
-_analyzer_key: tuple[str, str] | None = None  # (model folder, detector) it was loaded with
+_analyzer_key: tuple | None = None  # the _analyzer_settings() it was loaded with
 _analyzer_lock = threading.Lock()
 
 
@@ -54,7 +54,7 @@ def analyzer_get() -> Any:
             is picked up without a restart.
     """
     global _analyzer, _analyzer_key
-    key = (str(settings.MUSICMOOD_MODEL), str(settings.FACE_DETECTOR))
+    key = _analyzer_settings()
     if _analyzer is not None and _analyzer_key == key:
         return _analyzer
     with _analyzer_lock:
@@ -76,6 +76,7 @@ def analyzer_get() -> Any:
                     settings.FACE_DETECTOR,
                     max_side=settings.FACE_DETECTION_MAX_SIDE,
                     weights_path=settings.RETINAFACE_WEIGHTS or None,
+                    mobilenet_weights=settings.RETINAFACE_MOBILENET_WEIGHTS or None,
                 )
                 _analyzer = Analyzer.load(
                     model_dir, detector=detector, max_pixels=settings.FRAME_MAX_PIXELS
@@ -86,6 +87,18 @@ def analyzer_get() -> Any:
                 raise AnalysisUnavailable("model_unavailable", MODEL_UNAVAILABLE_MESSAGE) from err
             logger.info("Loaded model %s in %.1f s", model_dir, time.perf_counter() - started)
     return _analyzer
+
+
+def _analyzer_settings() -> tuple:
+    """Every setting the analyser is built from: a change to any of them reloads it."""
+    return (
+        str(settings.MUSICMOOD_MODEL),
+        str(settings.FACE_DETECTOR),
+        int(settings.FACE_DETECTION_MAX_SIDE),
+        str(settings.RETINAFACE_WEIGHTS),
+        str(settings.RETINAFACE_MOBILENET_WEIGHTS),
+        int(settings.FRAME_MAX_PIXELS),
+    )
 
 
 def model_available(model_dir: str | Path | None = None) -> bool:

@@ -125,6 +125,7 @@ def evaluate_fer(
     faces = faces.subset(np.flatnonzero(keep))
     out = predict_faces(runner, faces, params)
     result = _emotion_metrics(faces, out)
+    result["faces"] = faces  # taken out by ``evaluate`` for the live path
     splits = sorted(set(faces.split.tolist()))
     if len(splits) > 1:
         result["splits"] = {}
@@ -165,6 +166,7 @@ def evaluate_utkface(
     out = predict_faces(runner, faces, params)
     result = _demographic_metrics(faces, out)
     result["split"] = split
+    result["faces"] = faces  # taken out by ``evaluate`` for the live path
     result["by_race"] = {}
     for race in range(len(UTKFACE_RACES)):
         index = np.flatnonzero(faces.race == race)
@@ -188,8 +190,15 @@ def evaluate(
     limit: int | None = None,
     cache_dir: str | Path | None = None,
     show_progress: bool = False,
+    live: bool = False,
+    detector: str = "auto",
+    detector_max_side: int = 320,
 ) -> dict[str, Any]:
     """Evaluate an export; returns {"model", "runtime", "fer": {...}, "utkface": {...}}.
+
+    ``live``: also run every evaluated face through the live path (``ml.live``: composed into
+    camera frames, analysed by an ``Analyzer`` with ``detector``); adds ``live.fer`` and
+    ``live.utkface`` (recall.<size>, found.<metrics>, all.<metrics>).
 
     ``mirror``: average each face with its mirror image; None does what serving does (the
     export's ``mirror_average``).
@@ -246,7 +255,63 @@ def evaluate(
             cache_dir=cache_dir,
             show_progress=show_progress,
         )
+    faces = {name: results[name].pop("faces") for name in ("fer", "utkface") if name in results}
+    if live:
+        results["live"] = _evaluate_live(
+            model_dir,
+            faces,
+            fer=fer,
+            fer_split=fer_split,
+            utkface=utkface,
+            runtime=runtime,
+            threads=threads,
+            detector=detector,
+            detector_max_side=detector_max_side,
+            show_progress=show_progress,
+        )
     return results
+
+
+def _evaluate_live(
+    model_dir: str | Path,
+    faces: dict[str, FaceSet],
+    *,
+    fer: str | Path | None,
+    fer_split: str,
+    utkface: str | Path | None,
+    runtime: str,
+    threads: int,
+    detector: str,
+    detector_max_side: int,
+    show_progress: bool,
+) -> dict[str, Any]:
+    """The ``live`` results: the same faces, from their source images, through ``Analyzer``."""
+    from ml import live
+    from ml.datasets.utkface import list_utkface
+    from ml.inference import Analyzer
+
+    analyzer = Analyzer.load(
+        model_dir,
+        detector=detector,
+        runtime=runtime,
+        threads=threads,
+        detector_max_side=detector_max_side,
+    )
+    result: dict[str, Any] = {"detector": analyzer.detector.name, **live.live_summary()}
+    sources: dict[str, dict[str, Path]] = {}
+    if "fer" in faces:
+        root = Path(fer) / ("test" if fer_split == "test" else "train")
+        if not root.is_dir():
+            raise ValueError(f"The live path needs FER2013's folder layout; {root} is missing.")
+        sources["fer"] = {p.name: p for p in root.rglob("*") if p.is_file()}
+    if "utkface" in faces:
+        sources["utkface"] = {p.name: p for p in list_utkface(Path(utkface))}
+    metrics = {"fer": live.fer_live_metrics, "utkface": live.utkface_live_metrics}
+    for name, face_set in faces.items():
+        paths = [sources[name][file_name] for file_name in face_set.names]
+        found = live.analyse_live(analyzer, live.source_images(paths), show_progress=show_progress)
+        result[name] = metrics[name](face_set, found)
+    return result
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -296,7 +361,52 @@ def format_report(results: dict[str, Any]) -> str:
             )
         for name, r in utk["by_decade"].items():
             lines.append(f"{'age ' + name:<14}{r['n']:>7}{_fmt(r['age_mae'], 2):>10}")
+    lines += _live_lines(results)
     return "\n".join(lines)
+
+
+def _live_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """(what, faces found by size, mood accuracy, macro-F1 or age MAE, gender) rows."""
+    live, rows = results.get("live") or {}, []
+    for scope in ("all", "found"):
+        if "fer" in live:
+            fer = live["fer"]
+            rows.append(
+                (
+                    f"FER2013 {scope}",
+                    " / ".join(_pct(fer["recall"][n]) for n in fer["recall"]),
+                    _pct(fer[scope]["accuracy"]),
+                    f"F1 {_fmt(fer[scope]['macro_f1'])}",
+                    "",
+                )
+            )
+        if "utkface" in live:
+            utk = live["utkface"]
+            rows.append(
+                (
+                    f"UTKFace {scope}",
+                    " / ".join(_pct(utk["recall"][n]) for n in utk["recall"]),
+                    "",
+                    f"MAE {_fmt(utk[scope]['age_mae'], 2)}",
+                    _pct(utk[scope]["gender_accuracy"]),
+                )
+            )
+    return rows
+
+
+def _live_lines(results: dict[str, Any]) -> list[str]:
+    live = results.get("live")
+    if not live:
+        return []
+    sizes = ", ".join(f"{name} {side} px" for name, side in live["sizes"].items())
+    lines = [
+        "",
+        f"Live path ({live['detector']}, {live['frame'][0]}x{live['frame'][1]} frames, "
+        f"faces {sizes})",
+        f"{'faces':<16}{'found':>24}{'mood acc':>10}{'F1 / age':>12}{'gender':>9}",
+    ]
+    lines += [f"{a:<16}{b:>24}{c:>10}{d:>12}{e:>9}" for a, b, c, d, e in _live_rows(results)]
+    return lines
 
 
 def _pct(value: float | None) -> str:
@@ -350,6 +460,16 @@ def format_markdown(results: dict[str, Any]) -> str:
             f"| {name} | {r['n']} | {_fmt(r['age_mae'], 2)} |"
             for name, r in utk["by_decade"].items()
         ]
+    live = results.get("live")
+    if live:
+        sizes = " / ".join(f"{name} {side} px" for name, side in live["sizes"].items())
+        out += [
+            "",
+            f"| live path ({live['detector']}) | faces found ({sizes}) | mood accuracy | "
+            "macro-F1 or age MAE | gender accuracy |",
+            "|---|---|---|---|---|",
+        ]
+        out += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in _live_rows(results)]
     return "\n".join(out) + "\n"
 
 
@@ -377,6 +497,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="average each face with its mirror image (on) or not (off); by default as the "
         "export's mirror_average says, which is what serving does",
     )
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="also run every face through the live path: pasted into 640x480 camera frames "
+        "at three sizes and analysed as a frame from the page (decode, detection, crop, model)",
+    )
+    parser.add_argument(
+        "--detector",
+        default="auto",
+        help="face detector of the live path (default: %(default)s, as the site's FACE_DETECTOR)",
+    )
+    parser.add_argument(
+        "--detector-max-side",
+        type=int,
+        default=320,
+        help="detection resolution of the live path (default: %(default)s)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument(
         "--markdown", type=Path, help="also write the results as the model card's tables"
@@ -401,6 +538,9 @@ def run(options: dict[str, Any]) -> tuple[dict[str, Any], str]:
         limit=options.get("limit"),
         cache_dir=options.get("cache_dir"),
         show_progress=True,
+        live=bool(options.get("live")),
+        detector=options.get("detector") or "auto",
+        detector_max_side=options.get("detector_max_side") or 320,
     )
     if options.get("json"):
         path = Path(options["json"])

@@ -84,6 +84,16 @@ class Analyzer:
             )
         if isinstance(detector, str):
             detector = create_detector(detector, max_side=detector_max_side)
+        framing = metadata.preprocessing.framing
+        if framing and framing != detector.name:
+            logger.warning(
+                "%s was trained on faces framed by the %s detector but is served with %s: "
+                "faces will be framed differently from training (set FACE_DETECTOR=%s).",
+                model_dir,
+                framing,
+                detector.name,
+                framing,
+            )
         return cls(
             runner, detector, metadata.preprocessing, metadata=metadata, max_pixels=max_pixels
         )

@@ -31,6 +31,9 @@ class Preprocessing:
     align: bool = True  # rotate so the eyes are level when landmarks are given
     scale: float = 1.0 / 255.0  # model input = uint8 pixel * scale + offset
     offset: float = 0.0
+    #: The detector whose boxes framed the training faces (``ml.framing``), so that serving
+    #: frames faces the same way; None: fixed boxes per dataset, as before detector framing.
+    framing: str | None = None
 
     def __post_init__(self) -> None:
         if self.input_size < 16:

@@ -29,7 +29,12 @@ class TrainConfig:
     input_size: int = 48
     width: float = 0.5  # multiplier on VGG16's filter counts
     color: str = "gray"
-    margin: float = 0.1
+    #: 0: the crop is the square of the RetinaFace box's longer side (the box already spans
+    #: forehead to chin; a larger margin fills FER2013's tight crops with replicated edges).
+    margin: float = 0.0
+    #: Detector whose boxes frame the training faces, as serving frames camera faces (see
+    #: ml.framing); None crops at fixed boxes, as models before detector framing were.
+    framing: str | None = "retinaface-mobilenet"
     lr: float = 1e-3  # peak learning rate of the warm-up + cosine schedule
     warmup_epochs: float = 1.0
     seed: int = 1337
@@ -57,6 +62,8 @@ class TrainConfig:
             if value is not None:
                 setattr(self, name, Path(value))
         self.out = Path(self.out)
+        if self.framing in ("none", ""):
+            self.framing = None
         if self.fer is None and self.utkface is None:
             raise ValueError("Expected at least one dataset: give fer, utkface or both.")
         if self.epochs < 1 or self.batch_size < 1:
@@ -69,7 +76,12 @@ class TrainConfig:
 
     def preprocessing(self) -> Preprocessing:
         """The preprocessing parameters this run trains with."""
-        return Preprocessing(input_size=self.input_size, color=self.color, margin=self.margin)
+        return Preprocessing(
+            input_size=self.input_size,
+            color=self.color,
+            margin=self.margin,
+            framing=self.framing or None,
+        )
 
     @property
     def cache_dir(self) -> Path:
@@ -94,6 +106,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--width", type=float, default=d["width"].default, help="VGG16 filter multiplier")
     add("--color", choices=("gray", "rgb"), default=d["color"].default)
     add("--margin", type=float, default=d["margin"].default)
+    add(
+        "--framing",
+        choices=("retinaface-mobilenet", "retinaface-resnet50", "opencv", "none"),
+        default=d["framing"].default,
+        help="detector framing the training faces as serving does, or 'none' for fixed boxes "
+        "(default: %(default)s)",
+    )
     add("--lr", type=float, default=d["lr"].default, help="peak learning rate")
     add("--warmup-epochs", dest="warmup_epochs", type=float, default=d["warmup_epochs"].default)
     add("--seed", type=int, default=d["seed"].default)

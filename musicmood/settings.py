@@ -172,10 +172,14 @@ ANALYSIS_THREADS = env.int("ANALYSIS_THREADS", 2)
 ANALYSIS_TIMEOUT_SECONDS = env.float("ANALYSIS_TIMEOUT_SECONDS", 10.0)
 #: Folder of an exported model; empty means the model shipped in ``models/default``.
 MUSICMOOD_MODEL = env.str("MUSICMOOD_MODEL", str(BASE_DIR / "models" / "default"))
-#: "auto" (RetinaFace when its weights are present, else OpenCV), "retinaface" or "opencv".
+#: "auto" (the first available of RetinaFace MobileNet, RetinaFace ResNet-50, OpenCV),
+#: "retinaface-mobilenet", "retinaface-resnet50" ("retinaface" is the same) or "opencv".
 FACE_DETECTOR = env.str("FACE_DETECTOR", "auto")
 FACE_DETECTION_MAX_SIDE = env.int("FACE_DETECTION_MAX_SIDE", 320)
+#: ONNX weights of RetinaFace ResNet-50; empty: the retina-face package's place.
 RETINAFACE_WEIGHTS = env.str("RETINAFACE_WEIGHTS", "")
+#: ONNX weights of RetinaFace MobileNet-0.25; empty: where the install step puts them.
+RETINAFACE_MOBILENET_WEIGHTS = env.str("RETINAFACE_MOBILENET_WEIGHTS", "")
 
 # --- Frames and the websocket ---------------------------------------------------------------
 FRAME_MAX_BYTES = env.int("FRAME_MAX_BYTES", 512 * 1024)

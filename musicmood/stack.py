@@ -177,14 +177,14 @@ def redis_server(log: Path, *, port: int | None = None) -> Iterator[str]:
 
 def site_env(**overrides: str) -> dict[str, str]:
     """Environment for a test or benchmark site process: development key, quiet TensorFlow,
-    the OpenCV detector, and no mode inherited from the caller's REDIS_URL/DATABASE_URL."""
+    the default detector, and no mode inherited from the caller's REDIS_URL/DATABASE_URL."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     env.update(
         DJANGO_SETTINGS_MODULE="musicmood.settings",
         MUSICMOOD_DEV="1",
         PYTHONUNBUFFERED="1",
         TF_CPP_MIN_LOG_LEVEL="2",
-        FACE_DETECTOR="opencv",
+        FACE_DETECTOR="auto",
     )
     env.update(overrides)
     return env

@@ -14,9 +14,10 @@ import numpy as np
 from ml.datasets import common
 from ml.datasets.faceset import NO_LABEL, FaceSet
 from ml.errors import DatasetError, InvalidImage
+from ml.framing import DetectorFramer, FixedFramer, framer_for
 from ml.image import read_image_file
 from ml.labels import FER_CLASSES, FER_TO_MOOD, mood_index
-from ml.preprocessing import Preprocessing, face_crop, full_image_box
+from ml.preprocessing import Preprocessing, full_image_box
 
 logger = logging.getLogger(__name__)
 
@@ -98,10 +99,16 @@ def find_csv(source: Path) -> Path | None:
     return None
 
 
-def crop_whole(image: np.ndarray, params: Preprocessing) -> np.ndarray:
-    """Crop an already face-cropped image (H, W[, 3]) uint8 to ``params.input_shape``."""
-    height, width = image.shape[:2]
-    return face_crop(image, full_image_box(height, width, params), params)
+def fer_framer(
+    params: Preprocessing, cache_dir: str | Path | None, what: str
+) -> FixedFramer | DetectorFramer:
+    """The framer of FER2013 images: the detector's, or (fixed) the whole image."""
+    return framer_for(
+        params,
+        fixed_box=lambda height, width: full_image_box(height, width, params),
+        cache_dir=cache_dir,
+        what=what,
+    )
 
 
 def spread(count: int, limit: int | None) -> np.ndarray:
@@ -131,36 +138,34 @@ def hold_out(split: str, data: bytes, heldout_fraction: float) -> str:
 
 
 class _Collector:
-    """Accumulates crops and labels while a loader walks its source."""
+    """Accumulates crops (through ``framer``) and labels while a loader walks its source."""
 
-    def __init__(self) -> None:
-        self.images: list[np.ndarray] = []
+    def __init__(self, framer: FixedFramer | DetectorFramer) -> None:
+        self.framer = framer
         self.emotion: list[int] = []
         self.split: list[str] = []
         self.names: list[str] = []
         self.skipped: dict[str, int] = {}
 
-    def add(
-        self, image: np.ndarray, params: Preprocessing, fer_class: str, split: str, name: str
-    ) -> None:
+    def add(self, image: np.ndarray, key: bytes, fer_class: str, split: str, name: str) -> None:
         if common.is_blank(image):
             common.count(self.skipped, "blank image")
             return
         index = mood_index(fer_class)
-        self.images.append(crop_whole(image, params))
+        self.framer.add(image, key)
         self.emotion.append(NO_LABEL if index is None else index)
         self.split.append(split)
         self.names.append(name)
 
     def faces(self, params: Preprocessing) -> FaceSet:
-        if not self.images:
+        images = self.framer.finish()
+        if not images:
             faces = FaceSet.empty(params.input_shape)
             faces.skipped = dict(self.skipped)
             return faces
-        n = len(self.images)
-        missing = np.full(n, NO_LABEL)
+        missing = np.full(len(images), NO_LABEL)
         return FaceSet(
-            images=np.stack(self.images),
+            images=np.stack(images),
             emotion=np.asarray(self.emotion),
             age=missing,
             gender=missing,
@@ -203,7 +208,7 @@ def _load_folder(
     if faces is not None:
         return faces
 
-    collector = _Collector()
+    collector = _Collector(fer_framer(params, cache_dir, f"FER2013 {part} images"))
     if not_loaded:
         collector.skipped["class not loaded"] = not_loaded
     desc = f"FER2013 {part}"
@@ -217,7 +222,7 @@ def _load_folder(
             common.count(collector.skipped, "unreadable image")
             continue
         split = hold_out(split_of(file.name, part), data, heldout_fraction)
-        collector.add(image, params, fer_class, split, file.name)
+        collector.add(image, data, fer_class, split, file.name)
     faces = collector.faces(params)
     _log_loaded(faces, folder)
     if cached:
@@ -273,7 +278,7 @@ def _load_csv(
         rows.append((number, fer_class, usage, row.get("pixels") or ""))
     rows = [rows[i] for i in spread(len(rows), limit)]
 
-    collector = _Collector()
+    collector = _Collector(fer_framer(params, cache_dir, f"FER2013 csv {part} images"))
     collector.skipped.update(skipped)
     desc = f"FER2013 csv {part}"
     for number, fer_class, usage, pixels in common.progress(
@@ -287,7 +292,7 @@ def _load_csv(
         # equal channels gives the same values back, so csv and folder crops match exactly.
         image = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
         split = hold_out(usage, gray.tobytes(), heldout_fraction)
-        collector.add(image, params, fer_class, split, f"{csv_file.name}:{number}")
+        collector.add(image, gray.tobytes(), fer_class, split, f"{csv_file.name}:{number}")
     faces = collector.faces(params)
     _log_loaded(faces, csv_file)
     if cached:

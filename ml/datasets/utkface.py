@@ -13,8 +13,9 @@ from ml.datasets import common
 from ml.datasets.faceset import NO_LABEL, FaceSet
 from ml.datasets.fer import spread
 from ml.errors import DatasetError, InvalidImage
+from ml.framing import framer_for
 from ml.image import read_image_file
-from ml.preprocessing import Box, Preprocessing, face_crop
+from ml.preprocessing import Box, Preprocessing
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def load_utkface(
     if faces is not None:
         return faces
 
-    images: list[np.ndarray] = []
+    framer = framer_for(params, fixed_box=utkface_box, cache_dir=cache_dir, what="UTKFace images")
     labels: list[UTKFaceLabels] = []
     names: list[str] = []
     slices: list[str] = []
@@ -148,7 +149,7 @@ def load_utkface(
         if common.is_blank(image):
             common.count(skipped, "blank image")
             continue
-        images.append(face_crop(image, utkface_box(*image.shape[:2]), params))
+        framer.add(image, data)
         labels.append(parsed)
         names.append(file.name)
         slices.append(
@@ -157,6 +158,7 @@ def load_utkface(
             )
         )
 
+    images = framer.finish()
     if images:
         faces = FaceSet(
             images=np.stack(images),

@@ -1,7 +1,9 @@
 """Face detectors behind one small interface, and a factory that picks one.
 
-``create_detector("auto")`` uses RetinaFace when its weights file is present, else OpenCV's
-bundled Haar cascade; it never downloads anything.
+Best first: RetinaFace MobileNet-0.25 on ONNX Runtime (the default, installed with the project),
+RetinaFace ResNet-50 through the ``retina-face`` package (the accurate option, when its weights
+are present), and OpenCV's bundled Haar cascade (always there). ``create_detector("auto")``
+takes the first that is available, logs its choice once, and never downloads anything.
 """
 
 from __future__ import annotations
@@ -10,12 +12,20 @@ import logging
 from pathlib import Path
 
 from ml.detection.base import DEFAULT_MAX_SIDE, DetectedFace, FaceDetector
+from ml.detection.mobilenet import RetinaFaceMobileNetDetector, mobilenet_weights_path
 from ml.detection.opencv import OpenCVDetector
 from ml.detection.retinaface import RetinaFaceDetector, default_weights_path
 
 logger = logging.getLogger(__name__)
 
-DETECTOR_NAMES: tuple[str, ...] = ("auto", "opencv", "retinaface")
+#: Names ``create_detector`` takes; "retinaface" is the ResNet-50 one, as in earlier releases.
+DETECTOR_NAMES: tuple[str, ...] = (
+    "auto",
+    "retinaface-mobilenet",
+    "retinaface-resnet50",
+    "retinaface",
+    "opencv",
+)
 _auto_choice_logged: set[str] = set()
 
 __all__ = [
@@ -24,8 +34,10 @@ __all__ = [
     "FaceDetector",
     "OpenCVDetector",
     "RetinaFaceDetector",
+    "RetinaFaceMobileNetDetector",
     "create_detector",
     "default_weights_path",
+    "mobilenet_weights_path",
 ]
 
 
@@ -34,26 +46,41 @@ def create_detector(
     *,
     max_side: int = DEFAULT_MAX_SIDE,
     weights_path: str | Path | None = None,
+    mobilenet_weights: str | Path | None = None,
 ) -> FaceDetector:
-    """A detector by name: "opencv", "retinaface", or "auto" (RetinaFace if its weights exist).
+    """A detector by name (see ``DETECTOR_NAMES``); "auto" takes the best one available.
+
+    Args:
+        name: "auto", "retinaface-mobilenet", "retinaface-resnet50" (or "retinaface"), "opencv".
+        max_side: longest side of the copy detection runs on.
+        weights_path: the ResNet-50 ONNX file (default: the ``retina-face`` package's place).
+        mobilenet_weights: the MobileNet ONNX file (default: where the install step puts it).
 
     Raises:
         ValueError: unknown name.
-        DetectorWeightsMissing: "retinaface" without weights (raised on first ``detect``).
+        DetectorWeightsMissing: a RetinaFace without its weights (raised on first ``detect``).
     """
     if name == "opencv":
         return OpenCVDetector(max_side=max_side)
-    if name == "retinaface":
+    if name == "retinaface-mobilenet":
+        return RetinaFaceMobileNetDetector(max_side=max_side, weights_path=mobilenet_weights)
+    if name in ("retinaface-resnet50", "retinaface"):
         return RetinaFaceDetector(max_side=max_side, weights_path=weights_path)
     if name != "auto":
         raise ValueError(f"Expected a detector name in {DETECTOR_NAMES}, got {name!r}.")
-    path = Path(weights_path) if weights_path else default_weights_path()
-    if path.is_file():
-        detector: FaceDetector = RetinaFaceDetector(max_side=max_side, weights_path=path)
-        reason = f"weights found at {path}"
+    mobilenet = Path(mobilenet_weights) if mobilenet_weights else mobilenet_weights_path()
+    resnet = Path(weights_path) if weights_path else default_weights_path()
+    if mobilenet.is_file():
+        detector: FaceDetector = RetinaFaceMobileNetDetector(
+            max_side=max_side, weights_path=mobilenet
+        )
+        reason = f"weights at {mobilenet}"
+    elif resnet.is_file():
+        detector = RetinaFaceDetector(max_side=max_side, weights_path=resnet)
+        reason = f"no MobileNet weights at {mobilenet}; ResNet-50 weights at {resnet}"
     else:
         detector = OpenCVDetector(max_side=max_side)
-        reason = f"no RetinaFace weights at {path}"
+        reason = f"no RetinaFace weights at {mobilenet} or {resnet}"
     if detector.name not in _auto_choice_logged:
         _auto_choice_logged.add(detector.name)
         logger.info("Face detector: %s (%s)", detector.name, reason)

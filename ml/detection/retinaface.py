@@ -58,7 +58,7 @@ class RetinaFaceDetector(FaceDetector):
     (or ``load``); ONNX Runtime sessions may be shared by threads.
     """
 
-    name = "retinaface"
+    name = "retinaface-resnet50"
 
     def __init__(
         self,

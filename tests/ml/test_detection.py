@@ -66,14 +66,20 @@ def test_retinaface_with_a_missing_explicit_weights_path_names_that_path(tmp_pat
         RetinaFaceDetector(weights_path=path, download=True).load()
 
 
-def test_auto_detector_falls_back_to_opencv_without_retinaface_weights(no_deepface_weights):
-    assert isinstance(create_detector("auto"), OpenCVDetector)
+def test_auto_detector_falls_back_to_opencv_without_any_retinaface_weights(
+    no_deepface_weights, tmp_path
+):
+    detector = create_detector("auto", mobilenet_weights=tmp_path / "missing.onnx")
+    assert isinstance(detector, OpenCVDetector)
 
 
-def test_auto_detector_picks_retinaface_when_its_weights_file_exists(no_deepface_weights):
+def test_auto_detector_picks_resnet50_when_only_its_weights_file_exists(
+    no_deepface_weights, tmp_path
+):
     no_deepface_weights.parent.mkdir(parents=True)
     no_deepface_weights.write_bytes(b"placeholder")  # only its presence is checked here
-    assert isinstance(create_detector("auto"), RetinaFaceDetector)
+    detector = create_detector("auto", mobilenet_weights=tmp_path / "missing.onnx")
+    assert isinstance(detector, RetinaFaceDetector)
 
 
 def test_unknown_detector_name_is_refused():

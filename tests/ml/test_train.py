@@ -15,6 +15,7 @@ from tests.ml.fake_faces import make_fer_folder, make_utkface_folder, utkface_na
 
 #: The tiny run: 12 FER + 12 UTKFace faces (some held back), batch 16, so 2 steps per epoch.
 TINY = {
+    "framing": None,  # synthetic faces: the detector framing is tested on real ones
     "batch_size": 16,
     "input_size": 32,
     "width": 0.0625,

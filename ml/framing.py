@@ -1,0 +1,265 @@
+"""One framing, camera to training: training faces are cut from the serving detector's boxes.
+
+A face reaches the network framed the same way whether it came from a camera frame or from a
+training image. Serving crops each face with ``ml.preprocessing.face_crop`` from its detector
+box and landmarks; ``DetectorFramer`` runs that same detector over every training image once
+(cached by the image's bytes, so a later run, or a resumed one, detects nothing twice) and crops
+it with the same function. Where the detector finds no face in a training image, a default box
+calibrated on the images of the same load where it did is used: the median of their boxes and
+landmarks, relative to the image size.
+
+``FixedFramer`` is the framing of models trained before this existed (a fixed box per dataset);
+exports say which framing they were trained with in ``metadata.json`` (``preprocessing``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ml.preprocessing import Box, Preprocessing, face_crop
+
+logger = logging.getLogger(__name__)
+
+#: A training image is padded by this fraction of its longest side before detection: its face
+#: fills it, and RetinaFace needs some context around a face to find it.
+FRAMING_PAD_FRACTION = 0.25
+#: Detection runs on the padded image resized so its longest side is this many pixels
+#: (faces then measure 80-130 pixels, as camera faces do at FACE_DETECTION_MAX_SIDE 320).
+FRAMING_DETECT_SIDE = 192
+#: Grey level of the padding.
+FRAMING_PAD_VALUE = 128
+#: Bumped whenever the detection step changes, so cached detections are not reused.
+FRAMING_VERSION = 1
+#: Cached detections are written after this many new ones, so an interrupted run loses little.
+SAVE_EVERY = 2000
+
+
+@dataclass(frozen=True)
+class FaceFrame:
+    """Where the face of one image is: box (x, y, w, h) and landmarks, in its pixels."""
+
+    box: Box
+    landmarks: dict[str, tuple[float, float]] | None
+
+    def relative(self, height: int, width: int) -> np.ndarray:
+        """Box and landmarks as fractions of the image size: float64 (4 + 2 * landmarks,)."""
+        x, y, w, h = self.box
+        values = [x / width, y / height, w / width, h / height]
+        for px, py in (self.landmarks or {}).values():
+            values += [px / width, py / height]
+        return np.asarray(values, dtype=np.float64)
+
+    @classmethod
+    def from_relative(
+        cls, values: np.ndarray, names: tuple[str, ...], height: int, width: int
+    ) -> FaceFrame:
+        x, y, w, h = values[:4]
+        points = values[4:].reshape(-1, 2)
+        landmarks = {
+            name: (float(px * width), float(py * height))
+            for name, (px, py) in zip(names, points, strict=True)
+        }
+        return cls(
+            (float(x * width), float(y * height), float(w * width), float(h * height)),
+            landmarks or None,
+        )
+
+
+def detect_training_face(image: np.ndarray, detector) -> FaceFrame | None:
+    """The main face of a training image (BGR or gray uint8), found by ``detector``, or None.
+
+    The image is padded and resized as described above; of the faces found, the largest is
+    taken (a training image shows one face, filling it). Box and landmarks come back in the
+    image's own pixels and may reach past its edges.
+    """
+    height, width = image.shape[:2]
+    pad = round(FRAMING_PAD_FRACTION * max(height, width))
+    padded = cv2.copyMakeBorder(
+        image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(FRAMING_PAD_VALUE,) * 3
+    )
+    scale = FRAMING_DETECT_SIDE / max(padded.shape[:2])
+    size = (max(1, round(padded.shape[1] * scale)), max(1, round(padded.shape[0] * scale)))
+    resized = cv2.resize(
+        padded, size, interpolation=cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA
+    )
+    faces = detector.detect(resized)
+    if not faces:
+        return None
+    face = max(faces, key=lambda f: (f.box[2] * f.box[3], f.score))
+    sx, sy = resized.shape[1] / padded.shape[1], resized.shape[0] / padded.shape[0]
+    x, y, w, h = face.box
+    box = (x / sx - pad, y / sy - pad, w / sx, h / sy)
+    landmarks = None
+    if face.landmarks:
+        landmarks = {
+            name: (px / sx - pad, py / sy - pad) for name, (px, py) in face.landmarks.items()
+        }
+    return FaceFrame(box, landmarks)
+
+
+class FixedFramer:
+    """Crops each image at a fixed box (the framing of models trained before detector framing)."""
+
+    def __init__(self, params: Preprocessing, box: Callable[[int, int], Box]) -> None:
+        self.params = params
+        self.box = box
+        self.crops: list[np.ndarray] = []
+
+    def add(self, image: np.ndarray, key: bytes) -> None:
+        """Crop ``image`` (``key``, its bytes, is unused here)."""
+        self.crops.append(face_crop(image, self.box(*image.shape[:2]), self.params))
+
+    def finish(self) -> list[np.ndarray]:
+        """The crops, in the order the images were added."""
+        return self.crops
+
+
+class DetectorFramer:
+    """Crops each image at the box the serving detector finds in it; see the module docstring.
+
+    Args:
+        params: preprocessing; ``params.framing`` names the detector.
+        cache_dir: where detections are cached (``detections-<detector>-v<N>.json``), or None.
+        detector: the detector (default: ``ml.detection.create_detector(params.framing)`` at
+            its full resolution).
+        what: name of the images in log lines ("FER2013 train").
+    """
+
+    def __init__(
+        self,
+        params: Preprocessing,
+        *,
+        cache_dir: str | Path | None = None,
+        detector=None,
+        what: str = "images",
+    ) -> None:
+        if params.framing is None:
+            raise ValueError("DetectorFramer needs params.framing, the name of a detector.")
+        self.params = params
+        self.what = what
+        if detector is None:
+            from ml.detection import create_detector
+
+            detector = create_detector(params.framing, max_side=0)
+        self.detector = detector
+        self.cache_file = (
+            Path(cache_dir) / f"detections-{params.framing}-v{FRAMING_VERSION}.json"
+            if cache_dir
+            else None
+        )
+        self.cache = self._read_cache()
+        self.new = 0
+        self.crops: list[np.ndarray | None] = []
+        self.missed: list[tuple[int, np.ndarray]] = []
+        self.found_relative: list[np.ndarray] = []
+        self.landmark_names: tuple[str, ...] = ()
+
+    def add(self, image: np.ndarray, key: bytes) -> None:
+        """Find the face of ``image`` (bytes ``key`` identify it in the cache) and crop it."""
+        frame = self._locate(image, key)
+        if frame is None:
+            self.missed.append((len(self.crops), image))
+            self.crops.append(None)
+            return
+        height, width = image.shape[:2]
+        if frame.landmarks and not self.landmark_names:
+            self.landmark_names = tuple(frame.landmarks)
+        if frame.landmarks and tuple(frame.landmarks) == self.landmark_names:
+            self.found_relative.append(frame.relative(height, width))
+        self.crops.append(face_crop(image, frame.box, self.params, frame.landmarks))
+
+    def finish(self) -> list[np.ndarray]:
+        """The crops in the order added; the images without a face get the calibrated box."""
+        self._write_cache()
+        if self.missed:
+            default = self.default_relative()
+            for index, image in self.missed:
+                frame = FaceFrame.from_relative(default, self.landmark_names, *image.shape[:2])
+                self.crops[index] = face_crop(image, frame.box, self.params, frame.landmarks)
+        total = len(self.crops)
+        logger.info(
+            "Framed %d %s with %s: face found in %d (%.1f %%), calibrated default box for %d",
+            total,
+            self.what,
+            self.params.framing,
+            total - len(self.missed),
+            100.0 * (total - len(self.missed)) / max(1, total),
+            len(self.missed),
+        )
+        return [crop for crop in self.crops if crop is not None]
+
+    def default_relative(self) -> np.ndarray:
+        """Median box and landmarks of the images where a face was found, relative to size."""
+        if not self.found_relative:
+            raise ValueError(
+                f"The {self.params.framing} detector found no face in any of the "
+                f"{len(self.crops)} {self.what}; cannot calibrate a default box."
+            )
+        return np.median(np.stack(self.found_relative), axis=0)
+
+    # --- the detection cache ---------------------------------------------------------------
+    def _locate(self, image: np.ndarray, key: bytes) -> FaceFrame | None:
+        digest = hashlib.sha256(key).hexdigest()[:24]
+        if digest in self.cache:
+            return self._frame_from_cache(self.cache[digest])
+        frame = detect_training_face(image, self.detector)
+        self.cache[digest] = None if frame is None else self._frame_to_cache(frame)
+        self.new += 1
+        if self.new % SAVE_EVERY == 0:
+            self._write_cache()
+        return frame
+
+    @staticmethod
+    def _frame_to_cache(frame: FaceFrame) -> dict:
+        return {"box": [round(v, 3) for v in frame.box], "landmarks": frame.landmarks}
+
+    @staticmethod
+    def _frame_from_cache(entry: dict | None) -> FaceFrame | None:
+        if entry is None:
+            return None
+        landmarks = entry.get("landmarks")
+        return FaceFrame(
+            tuple(entry["box"]),
+            {name: (float(p[0]), float(p[1])) for name, p in landmarks.items()}
+            if landmarks
+            else None,
+        )
+
+    def _read_cache(self) -> dict:
+        if self.cache_file is None or not self.cache_file.is_file():
+            return {}
+        try:
+            return json.loads(self.cache_file.read_text())
+        except (OSError, ValueError) as err:
+            logger.warning("Ignoring unreadable detection cache %s: %s", self.cache_file, err)
+            return {}
+
+    def _write_cache(self) -> None:
+        if self.cache_file is None or not self.new:
+            return
+        self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.cache_file.with_name(self.cache_file.name + f".{os.getpid()}.partial")
+        partial.write_text(json.dumps(self.cache, separators=(",", ":")))
+        os.replace(partial, self.cache_file)
+
+
+def framer_for(
+    params: Preprocessing,
+    *,
+    fixed_box: Callable[[int, int], Box],
+    cache_dir: str | Path | None,
+    what: str,
+) -> FixedFramer | DetectorFramer:
+    """The framer ``params`` asks for: the detector's (``params.framing``) or ``fixed_box``."""
+    if params.framing:
+        return DetectorFramer(params, cache_dir=cache_dir, what=what)
+    return FixedFramer(params, fixed_box)

@@ -1,0 +1,237 @@
+"""Evaluation through the live path: faces composed into camera frames, analysed as served.
+
+``evaluate_model`` on its own measures the network on crops cut as training cuts them. What a
+listener gets also depends on the face being found and framed in a camera frame. Here each
+evaluation face (its source image, not its crop) is pasted into a 640x480 frame at three sizes
+(near, middle and far), encoded as the page encodes it (JPEG quality 70) and given to
+``Analyzer.analyze`` (decode, detection, crop, network), exactly as a frame from the page is.
+
+Reported per dataset: detection recall by size, and the usual metrics over found faces and over
+all faces. Over all faces a missed face counts as a wrong mood and a wrong gender, and its age
+is taken as the mean age predicted for the found faces (a listener whose face is not found gets
+no estimate at all; this keeps MAE comparable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ml.analysis import FaceAnalysis
+from ml.datasets import FaceSet
+from ml.image import read_image_file
+from ml.labels import MOODS
+from ml.metrics import evaluate_predictions
+
+#: Size (width, height) of the composed camera frames.
+LIVE_FRAME = (640, 480)
+#: Side in pixels of the pasted face image, by distance from the camera.
+LIVE_SIZES: dict[str, int] = {"near": 260, "middle": 160, "far": 100}
+#: JPEG quality of the composed frames: what the page sends.
+LIVE_JPEG_QUALITY = 70
+#: Width of the soft edge blending the pasted face into the frame, as a fraction of its side.
+LIVE_FEATHER = 0.03
+
+
+def background(seed: int, size: tuple[int, int] = LIVE_FRAME) -> np.ndarray:
+    """A smooth, room-like BGR uint8 background: a colour gradient with blurred noise."""
+    width, height = size
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = rng.uniform(60, 180, 3).astype(np.float32)
+    tilt = rng.uniform(-50, 50, (2, 3)).astype(np.float32)
+    image = base + xs[..., None] / width * tilt[0] + ys[..., None] / height * tilt[1]
+    noise = rng.normal(0, 25, (height // 16 + 1, width // 16 + 1, 3)).astype(np.float32)
+    image += cv2.resize(noise, (width, height), interpolation=cv2.INTER_CUBIC)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def compose_frame(
+    face: np.ndarray, side: int, seed: int, size: tuple[int, int] = LIVE_FRAME
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """``face`` (a BGR face image) scaled to ``side`` and pasted into a frame at a place drawn
+    from ``seed``; returns (BGR frame, (x, y, side, side) where the face image went)."""
+    width, height = size
+    rng = np.random.default_rng(seed)
+    frame = background(seed, size)
+    scaled = cv2.resize(
+        face,
+        (side, side),
+        interpolation=cv2.INTER_CUBIC if side > face.shape[0] else cv2.INTER_AREA,
+    )
+    if scaled.ndim == 2:
+        scaled = cv2.cvtColor(scaled, cv2.COLOR_GRAY2BGR)
+    x = int(rng.integers(0, width - side + 1))
+    y = int(rng.integers(0, height - side + 1))
+    feather = max(1, round(LIVE_FEATHER * side))
+    mask = np.zeros((side, side), np.float32)
+    mask[feather:-feather, feather:-feather] = 1.0
+    mask = cv2.GaussianBlur(mask, (0, 0), feather / 2.0)[..., None]
+    region = frame[y : y + side, x : x + side].astype(np.float32)
+    frame[y : y + side, x : x + side] = (mask * scaled + (1 - mask) * region).astype(np.uint8)
+    return frame, (x, y, side, side)
+
+
+def _found(faces: Sequence[FaceAnalysis], placed: tuple[int, int, int, int]) -> FaceAnalysis | None:
+    """The largest detected face whose centre lies inside the pasted face image, if any."""
+    x, y, w, h = placed
+    inside = [
+        face
+        for face in faces
+        if x <= face.box[0] + face.box[2] / 2 <= x + w
+        and y <= face.box[1] + face.box[3] / 2 <= y + h
+    ]
+    return max(inside, key=lambda face: face.box[2] * face.box[3], default=None)
+
+
+def analyse_live(
+    analyzer,
+    images: Sequence[np.ndarray],
+    *,
+    sizes: dict[str, int] = LIVE_SIZES,
+    show_progress: bool = False,
+) -> dict[str, list[FaceAnalysis | None]]:
+    """Per size name, the face ``analyzer`` found for each image (None when missed)."""
+    from tqdm import tqdm
+
+    found: dict[str, list[FaceAnalysis | None]] = {name: [] for name in sizes}
+    jobs = [(name, side, index) for name, side in sizes.items() for index in range(len(images))]
+    for name, side, index in tqdm(
+        jobs, desc="live frames", unit="frame", disable=not show_progress, leave=False
+    ):
+        frame, placed = compose_frame(images[index], side, seed=index * 7919 + side)
+        ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, LIVE_JPEG_QUALITY])
+        if not ok:
+            raise ValueError(f"Could not encode a composed {name} frame as JPEG.")
+        found[name].append(_found(analyzer.analyze(jpeg.tobytes()).faces, placed))
+    return found
+
+
+def _outputs(found: list[FaceAnalysis | None]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(mask of found faces, model outputs of the found ones as evaluate_predictions takes)."""
+    mask = np.asarray([face is not None for face in found], dtype=bool)
+    hits = [face for face in found if face is not None]
+    return mask, {
+        "emotion": np.asarray([[f.emotion[m] for m in MOODS] for f in hits]).reshape(
+            -1, len(MOODS)
+        ),
+        "age": np.asarray([f.age for f in hits], dtype=np.float64),
+        "gender": np.asarray([f.female for f in hits], dtype=np.float64),
+    }
+
+
+def _emotion_all(true: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
+    """Accuracy, macro-F1 and recall over all faces; a missed face (-1) is a wrong answer."""
+    recall, f1 = {}, []
+    for index, mood in enumerate(MOODS):
+        positives = true == index
+        chosen = predicted == index
+        hits = int(np.sum(positives & chosen))
+        r = hits / max(1, int(positives.sum()))
+        p = hits / max(1, int(chosen.sum()))
+        recall[mood] = r
+        f1.append(0.0 if p + r == 0 else 2 * p * r / (p + r))
+    return {
+        "n": len(true),
+        "accuracy": float(np.mean(predicted == true)) if len(true) else None,
+        "macro_f1": float(np.mean(f1)) if len(true) else None,
+        "recall": recall,
+    }
+
+
+def fer_live_metrics(faces: FaceSet, found: dict[str, list[FaceAnalysis | None]]) -> dict[str, Any]:
+    """Live-path emotion metrics of FER2013 faces: recall by size, found and all faces."""
+    true_all, predicted_all, found_true, found_prob = [], [], [], []
+    recall = {}
+    for name, results in found.items():
+        mask, out = _outputs(results)
+        recall[name] = float(mask.mean()) if len(mask) else None
+        predicted = np.full(len(mask), -1)
+        predicted[mask] = np.argmax(out["emotion"], axis=1) if mask.any() else []
+        true_all.append(faces.emotion)
+        predicted_all.append(predicted)
+        found_true.append(faces.emotion[mask])
+        found_prob.append(out["emotion"])
+    m = evaluate_predictions(
+        emotion_true=np.concatenate(found_true),
+        emotion_prob=np.concatenate(found_prob),
+        age_true=np.full(sum(len(t) for t in found_true), -1.0),
+        age_pred=np.zeros(sum(len(t) for t in found_true)),
+        gender_true=np.full(sum(len(t) for t in found_true), -1.0),
+        gender_prob=np.zeros(sum(len(t) for t in found_true)),
+    )
+    return {
+        "recall": recall,
+        "found": {
+            "n": m["mood_count"],
+            "accuracy": m["mood_accuracy"],
+            "macro_f1": m["mood_macro_f1"],
+            "recall": m["mood_recall"],
+        },
+        "all": _emotion_all(np.concatenate(true_all), np.concatenate(predicted_all)),
+    }
+
+
+def utkface_live_metrics(
+    faces: FaceSet, found: dict[str, list[FaceAnalysis | None]]
+) -> dict[str, Any]:
+    """Live-path age and gender metrics of UTKFace faces: recall by size, found and all."""
+    recall = {}
+    ages_true, genders_true, ages, females, masks = [], [], [], [], []
+    for name, results in found.items():
+        mask, out = _outputs(results)
+        recall[name] = float(mask.mean()) if len(mask) else None
+        masks.append(mask)
+        ages_true.append(faces.age)
+        genders_true.append(faces.gender)
+        full_age, full_female = np.full(len(mask), np.nan), np.full(len(mask), np.nan)
+        full_age[mask], full_female[mask] = out["age"], out["gender"]
+        ages.append(full_age)
+        females.append(full_female)
+    mask = np.concatenate(masks)
+    age_true, gender_true = np.concatenate(ages_true), np.concatenate(genders_true)
+    age, female = np.concatenate(ages), np.concatenate(females)
+    m = evaluate_predictions(
+        emotion_true=np.full(int(mask.sum()), -1),
+        emotion_prob=np.zeros((int(mask.sum()), len(MOODS))),
+        age_true=age_true[mask],
+        age_pred=age[mask],
+        gender_true=gender_true[mask],
+        gender_prob=female[mask],
+    )
+    guess = float(np.nanmean(age)) if mask.any() else float(np.mean(age_true))
+    age_all = np.where(mask, age, guess)
+    gender_right = np.where(mask, (female >= 0.5) == (gender_true >= 0.5), False)
+    labelled = gender_true >= 0
+    return {
+        "recall": recall,
+        "found": {
+            "n": int(mask.sum()),
+            "age_mae": m["age_mae"],
+            "gender_accuracy": m["gender_accuracy"],
+        },
+        "all": {
+            "n": len(mask),
+            "age_mae": float(np.mean(np.abs(age_all - age_true))) if len(mask) else None,
+            "gender_accuracy": float(np.mean(gender_right[labelled])) if labelled.any() else None,
+        },
+    }
+
+
+def source_images(paths: Sequence[Path]) -> list[np.ndarray]:
+    """The source images at ``paths`` as BGR uint8, decoded as serving decodes frames."""
+    return [read_image_file(path)[1] for path in paths]
+
+
+def live_summary(sizes: dict[str, int] = LIVE_SIZES) -> dict[str, Any]:
+    """What the live figures were measured on, for the report."""
+    return {
+        "frame": list(LIVE_FRAME),
+        "sizes": dict(sizes),
+        "jpeg_quality": LIVE_JPEG_QUALITY,
+        "note": "a missed face counts as wrong (mood, gender) and as the mean predicted age",
+    }

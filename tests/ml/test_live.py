@@ -1,0 +1,79 @@
+"""The live-path evaluation: faces composed into camera frames and analysed as served."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+
+from ml.evaluate import main
+from ml.live import LIVE_FRAME, LIVE_SIZES, compose_frame
+
+
+def astronaut_folders(tmp_path, astronaut_bgr):
+    """A FER2013 test/ folder of gray 48x48 astronaut faces and a UTKFace folder of chips."""
+    face = astronaut_bgr[60:240, 140:320]  # about the face alone, as dataset images are
+    fer = tmp_path / "fer"
+    for index, mood in enumerate(("happy", "sad")):
+        folder = fer / "test" / mood
+        folder.mkdir(parents=True)
+        gray = cv2.cvtColor(cv2.resize(face, (48, 48)), cv2.COLOR_BGR2GRAY)
+        cv2.imwrite(str(folder / f"PublicTest_{index}.jpg"), gray)
+    utk = tmp_path / "utk"
+    utk.mkdir()
+    chip = cv2.resize(face, (200, 200))
+    for name in ("25_1_0_20170109150557335.jpg.chip.jpg", "61_0_2_20170110183726390.jpg.chip.jpg"):
+        cv2.imwrite(str(utk / name), chip)
+    return fer, utk
+
+
+def test_a_composed_frame_holds_the_face_where_it_says(astronaut_bgr):
+    frame, (x, y, w, h) = compose_frame(astronaut_bgr, 160, seed=3)
+    assert frame.shape == (LIVE_FRAME[1], LIVE_FRAME[0], 3)
+    assert w == h == 160 and 0 <= x <= LIVE_FRAME[0] - w and 0 <= y <= LIVE_FRAME[1] - h
+    inside = cv2.resize(astronaut_bgr, (160, 160), interpolation=cv2.INTER_AREA)[20:140, 20:140]
+    np.testing.assert_allclose(frame[y + 20 : y + 140, x + 20 : x + 140], inside, atol=1)
+    again, place = compose_frame(astronaut_bgr, 160, seed=3)
+    assert place == (x, y, w, h) and np.array_equal(again, frame)  # deterministic
+
+
+def test_the_live_mode_writes_its_keys_beside_the_direct_crop_figures(
+    tiny_model_dir, astronaut_bgr, tmp_path
+):
+    fer, utk = astronaut_folders(tmp_path, astronaut_bgr)
+    out = tmp_path / "eval.json"
+    card = tmp_path / "card.md"
+    status = main(
+        [
+            "--model",
+            str(tiny_model_dir),
+            "--fer",
+            str(fer),
+            "--utkface",
+            str(utk),
+            "--live",
+            "--detector",
+            "retinaface-mobilenet",
+            "--json",
+            str(out),
+            "--markdown",
+            str(card),
+        ]
+    )
+    assert status == 0
+    results = json.loads(out.read_text())
+    live = results["live"]
+    assert live["detector"] == "retinaface-mobilenet"
+    assert live["sizes"] == LIVE_SIZES
+    for dataset in ("fer", "utkface"):
+        assert set(live[dataset]["recall"]) == set(LIVE_SIZES)
+        assert all(r == 1.0 for r in live[dataset]["recall"].values()), live[dataset]["recall"]
+    assert live["fer"]["all"]["n"] == 2 * len(LIVE_SIZES)
+    assert live["fer"]["found"]["n"] == 2 * len(LIVE_SIZES)
+    # The tiny model always says happy: right for the happy faces, wrong for the sad ones.
+    assert live["fer"]["found"]["accuracy"] == 0.5 == results["fer"]["accuracy"]
+    assert live["utkface"]["all"]["n"] == 2 * len(LIVE_SIZES)
+    assert live["utkface"]["found"]["age_mae"] is not None
+    assert 0.0 <= live["utkface"]["all"]["gender_accuracy"] <= 1.0
+    assert "live path (retinaface-mobilenet)" in card.read_text()

@@ -1,0 +1,114 @@
+"""RetinaFace MobileNet-0.25, the default detector: real weights from the install step."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ml.detection import RetinaFaceMobileNetDetector, create_detector, mobilenet_weights_path
+from ml.detection.priors import anchors, decode_boxes, non_maximum_suppression
+from ml.errors import DetectorWeightsMissing
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def mobilenet() -> RetinaFaceMobileNetDetector:
+    if not mobilenet_weights_path().is_file():
+        pytest.fail(
+            f"No MobileNet weights at {mobilenet_weights_path()}: the install step "
+            "(`make test`, or `python scripts/install_detector.py`) puts them there."
+        )
+    return RetinaFaceMobileNetDetector()
+
+
+def test_it_finds_exactly_one_face_in_the_astronaut_with_five_landmarks_in_place(
+    mobilenet, astronaut_bgr
+):
+    faces = mobilenet.detect(astronaut_bgr)
+    assert len(faces) == 1
+    face = faces[0]
+    x, y, w, h = face.box
+    assert face.score > 0.9
+    assert 60 < w < 160 and 80 < h < 180  # full-resolution pixels of the 512x512 photo
+    marks = face.landmarks
+    assert set(marks) == {"left_eye", "right_eye", "nose", "mouth_left", "mouth_right"}
+    for px, py in marks.values():
+        assert x <= px <= x + w and y <= py <= y + h
+    (lx, ly), (rx, ry) = marks["left_eye"], marks["right_eye"]
+    assert lx < rx and abs(ly - ry) < 0.15 * w  # eyes side by side, image-left first
+    nose_x, nose_y = marks["nose"]
+    assert lx < nose_x < rx and nose_y > max(ly, ry)  # the nose below, between the eyes
+    mouth_y = (marks["mouth_left"][1] + marks["mouth_right"][1]) / 2
+    assert mouth_y > nose_y  # the mouth below the nose
+    assert marks["mouth_left"][0] < marks["mouth_right"][0]
+
+
+def test_it_finds_no_face_in_a_blank_frame_or_in_noise(mobilenet):
+    assert mobilenet.detect(np.full((480, 640, 3), 128, np.uint8)) == []
+    noise = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    assert mobilenet.detect(noise) == []
+
+
+def test_boxes_map_back_to_full_resolution_whatever_the_frame_size(mobilenet, astronaut_bgr):
+    import cv2
+
+    large = cv2.resize(astronaut_bgr, (1024, 1024))
+    small_box = np.array(mobilenet.detect(astronaut_bgr)[0].box)
+    large_box = np.array(mobilenet.detect(large)[0].box)
+    np.testing.assert_allclose(large_box / 2, small_box, atol=4)
+
+
+def test_a_fresh_install_without_network_picks_it_under_auto():
+    # A process whose sockets all fail: nothing may be fetched to choose or run the detector.
+    code = (
+        "import socket\n"
+        "def no_network(*a, **k):\n"
+        "    raise OSError('network disabled in this test')\n"
+        "socket.socket.connect = no_network\n"
+        "socket.create_connection = no_network\n"
+        "from tests.conftest import astronaut_image\n"
+        "from ml.detection import create_detector\n"
+        "detector = create_detector('auto')\n"
+        "print(detector.name, len(detector.detect(astronaut_image())))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["retinaface-mobilenet", "1"]
+
+
+def test_weights_that_are_not_the_pinned_file_are_refused_naming_the_install_command(tmp_path):
+    wrong = tmp_path / "retinaface-mobilenet0.25.onnx"
+    wrong.write_bytes(b"not the model")
+    with pytest.raises(DetectorWeightsMissing, match=r"install_detector\.py"):
+        RetinaFaceMobileNetDetector(weights_path=wrong).load()
+    with pytest.raises(DetectorWeightsMissing, match="not found"):
+        RetinaFaceMobileNetDetector(weights_path=tmp_path / "absent.onnx").load()
+
+
+def test_anchors_follow_the_three_feature_maps_of_the_network():
+    table = anchors(240, 320)
+    # ceil(240/8)*ceil(320/8)*2 + ceil(240/16)*ceil(320/16)*2 + ceil(240/32)*ceil(320/32)*2
+    assert table.shape == (30 * 40 * 2 + 15 * 20 * 2 + 8 * 10 * 2, 4)
+    np.testing.assert_allclose(table[0], [4, 4, 16, 16])
+    np.testing.assert_allclose(table[1], [4, 4, 32, 32])
+    zero = decode_boxes(np.zeros((1, 4), np.float32), table[:1])
+    np.testing.assert_allclose(zero[0], [-4, -4, 12, 12])  # an anchor's own box
+
+
+def test_non_maximum_suppression_keeps_the_best_of_overlapping_boxes():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
+    scores = np.array([0.8, 0.9, 0.7], np.float32)
+    assert non_maximum_suppression(boxes, scores, 0.4).tolist() == [1, 2]
+    assert non_maximum_suppression(boxes, scores, 0.95).tolist() == [1, 0, 2]
+
+
+def test_unknown_detector_names_list_the_known_ones():
+    with pytest.raises(ValueError, match="retinaface-mobilenet"):
+        create_detector("mtcnn")
