@@ -8,7 +8,7 @@ export REDIS_URL_TEST ?= redis://127.0.0.1:6379/15
 export DATABASE_URL_TEST ?= postgres://postgres:postgres@127.0.0.1:5432/musicmood
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run run-scaled setup-site test lint bench clean system-deps redis postgres
+.PHONY: run run-scaled setup-site test lint bench bench-peer clean system-deps redis postgres
 
 $(VENV)/.installed: requirements.txt scripts/install_detector.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ lint: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test redis
 	$(PY) bench/model.py
 	$(PY) bench/pipeline.py
+
+## bench-peer: the peer library `fer` beside ours on the same frames (installs it, without its dependencies)
+bench-peer: $(VENV)/.installed-test
+	$(PY) -m pip install --quiet --no-deps fer==25.10.3
+	$(PY) bench/peer.py --fer ../shared/datasets/fer2013
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache test-output
