@@ -80,16 +80,25 @@ def in_process(model_dir: Path, frame: bytes) -> dict:
     return {**percentiles(times), "faces": faces, "runner": analyzer.runner.name}
 
 
-async def client(url: str, frame: bytes, deadline: float, out: dict) -> None:
+async def frame_reply(ws, frame: bytes) -> dict:
+    """Send one frame; its ``analysis`` or ``error`` reply (moods and playlists skipped)."""
+    await ws.send(frame)
+    while True:
+        reply = json.loads(await asyncio.wait_for(ws.recv(), 60))
+        if reply["type"] in ("analysis", "error"):
+            return reply
+
+
+def connect(url: str):
     ws_url = url.replace("http://", "ws://") + "/ws/mood/"
-    async with websockets.connect(ws_url, origin=url, open_timeout=30, max_size=2**20) as ws:
+    return websockets.connect(ws_url, origin=url, open_timeout=30, max_size=2**20)
+
+
+async def client(url: str, frame: bytes, deadline: float, out: dict) -> None:
+    async with connect(url) as ws:
         while time.perf_counter() < deadline:
             sent = time.perf_counter()
-            await ws.send(frame)
-            while True:
-                reply = json.loads(await asyncio.wait_for(ws.recv(), 60))
-                if reply["type"] in ("analysis", "error"):
-                    break
+            reply = await frame_reply(ws, frame)
             if reply["type"] == "analysis":
                 out["latency"].append((time.perf_counter() - sent) * 1000.0)
                 out["server"].append(reply["ms"])
@@ -118,15 +127,10 @@ async def level(url: str, frame: bytes, clients: int) -> dict:
 
 
 async def socket_frames(url: str, frame: bytes, frames: int, out: dict) -> None:
-    ws_url = url.replace("http://", "ws://") + "/ws/mood/"
-    async with websockets.connect(ws_url, origin=url, open_timeout=30, max_size=2**20) as ws:
+    async with connect(url) as ws:
         for _ in range(frames):
             sent = time.perf_counter()
-            await ws.send(frame)
-            while True:
-                reply = json.loads(await asyncio.wait_for(ws.recv(), 60))
-                if reply["type"] in ("analysis", "error"):
-                    break
+            reply = await frame_reply(ws, frame)
             out["answered"] += 1
             if reply["type"] == "analysis":
                 out["latency"].append((time.perf_counter() - sent) * 1000.0)

@@ -8,8 +8,6 @@ tiny model), ``chromium`` (a factory: ``chromium(camera="allow"|"deny", video=pa
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import pytest
 
 from musicmood.stack import ROOT, site_env, web_server
 from tests.conftest import astronaut_image
+from tests.integration.listener import migrated_sqlite
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -67,21 +66,8 @@ def fake_camera_y4m(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def live_server_env(tiny_model_dir, tmp_path_factory) -> dict[str, str]:
     """Environment of the live server: embedded mode, fresh SQLite, the tiny model."""
-    db = tmp_path_factory.mktemp("live-db") / "db.sqlite3"
-    env = site_env(
-        DATABASE_URL=f"sqlite:///{db}",
-        MUSICMOOD_MODEL=str(tiny_model_dir),
-        ANALYSIS_MODE="inline",
-    )
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return env
+    env = site_env(MUSICMOOD_MODEL=str(tiny_model_dir), ANALYSIS_MODE="inline")
+    return migrated_sqlite(env, tmp_path_factory.mktemp("live-db"))
 
 
 @pytest.fixture(scope="session")
