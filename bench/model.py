@@ -226,6 +226,22 @@ def bench_frames(
     return result
 
 
+def bench_empty_frames(model_dir: Path, detectors: dict[str, Any], threads: int, repeats: int):
+    """Whole path per 640x480 JPEG with no face, per detector: what a frame costs while nobody
+    is in front of the camera (RetinaFace MobileNet then looks twice, the second time upscaled)."""
+    data = encode_jpeg(np.full((480, 640, 3), 90, np.uint8))
+    result: dict[str, Any] = {}
+    for name, detector in detectors.items():
+        if isinstance(detector, str) or name == "retinaface-resnet50":
+            continue
+        analyzer = Analyzer.load(model_dir, detector=detector, runtime="auto", threads=threads)
+        result[name] = {
+            **timed(lambda a=analyzer: a.analyze(data), repeats),
+            "faces": len(analyzer.analyze(data).faces),
+        }
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark the serving path; prints JSON.")
     parser.add_argument("--model", type=Path, help="export folder (default: models/default)")
@@ -260,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
             "decode_jpeg": bench_decode(args.repeats),
             "detection": bench_detectors(detectors, max(20, args.repeats // 4)),
             "frame_640x480": bench_frames(
+                model_dir, detectors, args.threads, max(20, args.repeats // 4)
+            ),
+            "empty_frame_640x480": bench_empty_frames(
                 model_dir, detectors, args.threads, max(20, args.repeats // 4)
             ),
             "per_face_model": bench_models(model_dir, args.threads, args.repeats),

@@ -37,8 +37,9 @@ FRAMING_PAD_FRACTION = 0.25
 FRAMING_DETECT_SIDE = 192
 #: Grey level of the padding.
 FRAMING_PAD_VALUE = 128
-#: Bumped whenever the detection step changes, so cached detections are not reused.
-FRAMING_VERSION = 1
+#: Bumped whenever the detection step changes, so cached detections are not reused
+#: (2: the MobileNet score threshold went from 0.75 to 0.5).
+FRAMING_VERSION = 2
 #: Cached detections are written after this many new ones, so an interrupted run loses little.
 SAVE_EVERY = 2000
 

@@ -54,6 +54,19 @@ def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA), factor
 
 
+def resize_to(image: np.ndarray, side: int) -> tuple[np.ndarray, float]:
+    """``image`` resized so its longest side is ``side``, up or down; returns (copy, factor)."""
+    height, width = image.shape[:2]
+    longest = max(height, width)
+    if side <= 0 or longest == side:
+        return image, 1.0
+    if longest > side:
+        return downscale(image, side)
+    factor = side / longest
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR), factor
+
+
 def box_to_full(
     box: tuple[float, float, float, float], factor: float, shape: tuple[int, ...]
 ) -> tuple[int, int, int, int]:

@@ -8,7 +8,7 @@ import pytest
 
 from ml.detection import RetinaFaceMobileNetDetector
 from ml.detection.base import DetectedFace
-from ml.framing import DetectorFramer, FaceFrame, detect_training_face
+from ml.framing import FRAMING_VERSION, DetectorFramer, FaceFrame, detect_training_face
 from ml.inference import Analyzer
 from ml.preprocessing import Preprocessing, face_crop, to_model_input
 from ml.runtime import ModelRunner
@@ -78,7 +78,7 @@ def test_detections_are_cached_by_image_bytes_and_reused(detector, fer_like, tmp
     first = DetectorFramer(PARAMS, cache_dir=tmp_path, detector=detector)
     first.add(fer_like, key)
     crops = first.finish()
-    assert (tmp_path / "detections-retinaface-mobilenet-v1.json").is_file()
+    assert (tmp_path / f"detections-retinaface-mobilenet-v{FRAMING_VERSION}.json").is_file()
     again = DetectorFramer(PARAMS, cache_dir=tmp_path, detector=NoDetector())
     again.add(fer_like, key)
     np.testing.assert_array_equal(again.finish()[0], crops[0])

@@ -112,3 +112,42 @@ def test_non_maximum_suppression_keeps_the_best_of_overlapping_boxes():
 def test_unknown_detector_names_list_the_known_ones():
     with pytest.raises(ValueError, match="retinaface-mobilenet"):
         create_detector("mtcnn")
+
+
+def test_a_far_face_missed_at_320_px_is_found_by_the_upscaled_retry(mobilenet, astronaut_bgr):
+    import cv2
+
+    from ml import live
+    from ml.detection.mobilenet import RETRY_SIDE
+
+    x, y, w, h = mobilenet.detect(astronaut_bgr)[0].box
+    head = cv2.resize(astronaut_bgr[y - h // 4 : y + h, x - w // 8 : x + w + w // 8], (24, 24))
+    frame, (px, py, side, _) = live.compose_frame(head, 48, seed=3)  # 48 px in a 640x480 frame
+    passes = []
+    detect_at = mobilenet._detect_at
+
+    def spy(image, size, **kwargs):
+        found = detect_at(image, size, **kwargs)
+        passes.append((size, kwargs.get("upscale", False), len(found)))
+        return found
+
+    mobilenet._detect_at = spy
+    try:
+        faces = mobilenet.detect(frame)
+    finally:
+        del mobilenet._detect_at
+
+    assert passes == [(320, False, 0), (RETRY_SIDE, True, 1)]
+    (fx, fy, fw, fh) = faces[0].box  # in the frame's own pixels
+    assert px <= fx + fw / 2 <= px + side and py <= fy + fh / 2 <= py + side
+    assert 0.4 * side < fw <= side
+
+
+def test_a_full_size_pass_is_the_only_pass():
+    full = RetinaFaceMobileNetDetector(max_side=0)
+    passes = []
+    detect_at = full._detect_at
+    full._detect_at = lambda image, size, **kwargs: passes.append(size) or detect_at(image, size)
+
+    assert full.detect(np.full((480, 640, 3), 128, np.uint8)) == []
+    assert passes == [0]  # training framing detects each image at its own size, once
