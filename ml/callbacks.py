@@ -100,6 +100,27 @@ def metrics_line(record: dict[str, Any], epochs: int) -> str:
     )
 
 
+def rng_state(model: keras.Model) -> list[list[int]]:
+    """The states of ``model``'s random seed generators (its dropout layers'), in layer order.
+
+    Keras does not save them with the model: a model loaded from a checkpoint would draw other
+    dropout masks than the run that saved it, so checkpoints keep them in ``state.json``.
+    """
+    return [
+        np.asarray(v).tolist() for v in model.variables if v.path.endswith("seed_generator_state")
+    ]
+
+
+def restore_rng_state(model: keras.Model, saved: list[list[int]] | None) -> bool:
+    """Put back states from ``rng_state``; False (nothing changed) when they do not fit."""
+    variables = [v for v in model.variables if v.path.endswith("seed_generator_state")]
+    if saved is None or len(saved) != len(variables):
+        return False
+    for variable, value in zip(variables, saved, strict=True):
+        variable.assign(np.asarray(value, dtype=variable.dtype))
+    return True
+
+
 def write_json(path: Path, data: Any) -> None:
     """Write ``data`` as JSON atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,6 +181,7 @@ class ValidationCheckpoint(keras.callbacks.Callback):
             state["stopped_early"] = True
             self.model.stop_training = True
         self._save_model("last.keras")
+        state["rng"] = rng_state(self.model)
         write_json(self.checkpoints / "state.json", state)
         self.echo(metrics_line(record, self.epochs))
         if state.get("stopped_early"):
@@ -170,3 +192,60 @@ class ValidationCheckpoint(keras.callbacks.Callback):
         partial = self.checkpoints / f"{Path(name).stem}.partial.keras"
         self.model.save(partial)
         os.replace(partial, self.checkpoints / name)
+
+
+#: An epoch is started only if this multiple of the recent epochs' time is left in the budget.
+EPOCH_TIME_MARGIN = 1.15
+#: Time kept in the budget, after the last epoch, for the export (TFLite conversion and int8
+#: calibration take one to three minutes on 2 cores).
+EXPORT_RESERVE_SECONDS = 300.0
+
+
+def budget_allows_epoch(
+    state: dict[str, Any], deadline: float | None, epochs: int, now: float | None = None
+) -> bool:
+    """Whether the next epoch (and, if it is the last, the export) fits before ``deadline``
+    (a ``time.monotonic()`` value, or None for no budget), judged by the epochs run so far."""
+    from ml.runs import epoch_seconds
+
+    if deadline is None:
+        return True
+    per_epoch = epoch_seconds(state.get("history", []))
+    if per_epoch is None:
+        return True  # nothing measured yet: the first epoch always runs
+    needed = per_epoch * EPOCH_TIME_MARGIN
+    if state.get("epoch", 0) + 1 >= epochs:
+        needed += EXPORT_RESERVE_SECONDS
+    return (time.monotonic() if now is None else now) + needed <= deadline
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """After each epoch (and ``ValidationCheckpoint``, which must come first): note the leg's
+    progress in ``state.json`` and, when the next epoch would not end before ``deadline``,
+    stop training with the run marked ``paused``, so ``--resume`` continues it."""
+
+    def __init__(
+        self,
+        *,
+        state: dict[str, Any],
+        checkpoints: Path,
+        deadline: float | None,
+        epochs: int,
+        echo: Callable[[str], None],
+    ) -> None:
+        super().__init__()
+        self.state, self.checkpoints, self.deadline = state, checkpoints, deadline
+        self.epochs, self.echo = epochs, echo
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        state = self.state
+        state["leg"]["updated"] = time.time()
+        last = state["epoch"] >= self.epochs or state.get("stopped_early")
+        if not last and not budget_allows_epoch(state, self.deadline, self.epochs):
+            state["status"] = "paused"
+            self.model.stop_training = True
+            self.echo(
+                f"time budget: stopping after epoch {state['epoch']}/{self.epochs}, "
+                f"checkpoint saved; continue with --resume"
+            )
+        write_json(self.checkpoints / "state.json", state)

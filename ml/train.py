@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -22,7 +23,15 @@ import numpy as np
 from ml import report
 from ml.augment import Augmentation
 from ml.batches import FaceBatches
-from ml.callbacks import TqdmProgress, ValidationCheckpoint, evaluate_faces, write_json
+from ml.callbacks import (
+    TimeBudget,
+    TqdmProgress,
+    ValidationCheckpoint,
+    budget_allows_epoch,
+    evaluate_faces,
+    restore_rng_state,
+    write_json,
+)
 from ml.datasets import HELDOUT, FaceSet, load_fer, load_utkface
 from ml.labels import MOODS
 from ml.losses import (
@@ -141,6 +150,7 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
     checkpoints, report_dir = config.out / "checkpoints", config.out / "report"
     keras.utils.set_random_seed(config.seed)
 
+    say(f"run folder: {config.out}")
     train_set, val_set, counts = load_data(config, params)
     say(f"data: {len(train_set)} training faces, {len(val_set)} validation faces")
     weights = None
@@ -160,6 +170,8 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
         state = json.loads((checkpoints / "state.json").read_text())
         _check_resumable(state, config)
         model = keras.models.load_model(last)
+        if not restore_rng_state(model, state.get("rng")):
+            logger.warning("The checkpoint has no dropout RNG state; resuming with a new one.")
         say(f"resuming from {last} at epoch {state['epoch'] + 1}")
     else:
         if config.resume:
@@ -172,12 +184,27 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
         )
         compile_model(model, config, weights, lr_schedule(config, len(batches)))
 
-    if state["epoch"] < config.epochs and not state.get("stopped_early"):
+    deadline = started + config.time_budget * 60 if config.time_budget else None
+    state["status"] = "running"
+    state["leg"] = {
+        "number": state.get("leg", {}).get("number", 0) + 1,
+        "pid": os.getpid(),
+        "started": time.time(),
+        "updated": time.time(),
+        "budget_minutes": config.time_budget,
+    }
+    unfinished = state["epoch"] < config.epochs and not state.get("stopped_early")
+    if unfinished and not budget_allows_epoch(state, deadline, config.epochs):
+        state["status"] = "paused"
+        say("time budget: too little left for another epoch; continue with --resume")
+    elif unfinished:
+        write_json(checkpoints / "state.json", state)
         batches.set_epoch(state["epoch"])
         model.fit(
             batches,
             epochs=config.epochs,
             initial_epoch=state["epoch"],
+            shuffle=False,  # FaceBatches orders each epoch itself, from the seed and the epoch
             verbose=0,
             callbacks=[
                 TqdmProgress(steps=len(batches), epochs=config.epochs, enabled=config.progress),
@@ -190,8 +217,18 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
                     epochs=config.epochs,
                     echo=say,
                 ),
+                TimeBudget(
+                    state=state,
+                    checkpoints=checkpoints,
+                    deadline=deadline,
+                    epochs=config.epochs,
+                    echo=say,
+                ),
             ],
         )
+    if state["status"] == "paused":
+        write_json(checkpoints / "state.json", state)
+        return {"paused": True, "epoch": state["epoch"], "history": state["history"]}
 
     best = keras.models.load_model(checkpoints / "best.keras")
     metrics = evaluate_faces(best, val_set, params)
@@ -213,6 +250,8 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
         "export": str(export_dir),
     }
     write_json(report_dir / "metrics.json", result)
+    state["status"] = "finished"
+    write_json(checkpoints / "state.json", state)
     history = {
         key: [r.get(key) for r in state["history"]]
         for key in (*report.LOSS_KEYS, *report.ACCURACY_KEYS)

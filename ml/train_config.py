@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from ml.preprocessing import Preprocessing
+from ml.runs import RUNS_ENV, default_run_dir, resolve_run
 
 
 @dataclass
@@ -18,12 +19,14 @@ class TrainConfig:
     The defaults train the half-width network on 48x48 gray crops for 18 epochs of the 35.7k
     training faces of FER2013 (4 moods) + UTKFace left after the validation and held-out
     slices: on the 2-core development CPUs (measured 100-150 training images/s) an epoch takes
-    4-6 minutes with validation, so a run ends within 75-115 minutes.
+    4-6 minutes with validation, so a run ends within 75-115 minutes. Slower machines train
+    in legs: ``time_budget`` minutes each, continued with ``resume``.
     """
 
     fer: Path | None = None  # FER2013 folder or fer2013.csv(.gz)
     utkface: Path | None = None  # UTKFace folder of chips
-    out: Path = Path("runs/train")  # checkpoints/, report/, export/ and cache/ go here
+    # checkpoints/, report/, export/ and cache/ go here; a bare name is a run in MUSICMOOD_RUNS
+    out: Path | str = field(default_factory=default_run_dir)
     epochs: int = 18
     batch_size: int = 64
     input_size: int = 48
@@ -39,6 +42,7 @@ class TrainConfig:
     warmup_epochs: float = 1.0
     seed: int = 1337
     resume: bool = False
+    time_budget: float | None = None  # minutes: stop at an epoch boundary before they are up
     find_lr: bool = False  # run only the learning-rate range test and report its suggestion
     find_lr_steps: int = 300
     patience: int = 6  # epochs without a better validation score before stopping
@@ -61,7 +65,7 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, Path(value))
-        self.out = Path(self.out)
+        self.out = resolve_run(self.out)
         if self.framing in ("none", ""):
             self.framing = None
         if self.fer is None and self.utkface is None:
@@ -70,6 +74,8 @@ class TrainConfig:
             raise ValueError(
                 f"epochs and batch_size must be positive, got {self.epochs} and {self.batch_size}."
             )
+        if self.time_budget is not None and self.time_budget <= 0:
+            raise ValueError(f"time_budget must be positive minutes, got {self.time_budget}.")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}.")
         self.preprocessing()  # validates input_size, color and margin
@@ -99,7 +105,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--fer", type=Path, help="FER2013 folder (train/, test/) or fer2013.csv(.gz)")
     add("--utkface", type=Path, help="UTKFace folder of *.jpg chips")
-    add("--out", type=Path, default=d["out"].default, help="output folder (default: %(default)s)")
+    add(
+        "--out",
+        default=None,
+        help=f"run folder, or a run name in ${RUNS_ENV} (default: {default_run_dir()})",
+    )
     add("--epochs", type=int, default=d["epochs"].default)
     add("--batch-size", dest="batch_size", type=int, default=d["batch_size"].default)
     add("--input-size", dest="input_size", type=int, default=d["input_size"].default)
@@ -117,6 +127,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--warmup-epochs", dest="warmup_epochs", type=float, default=d["warmup_epochs"].default)
     add("--seed", type=int, default=d["seed"].default)
     add("--resume", action="store_true", help="continue from out/checkpoints/last.keras")
+    add(
+        "--time-budget",
+        dest="time_budget",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="stop cleanly at an epoch boundary before this many minutes, ready for --resume",
+    )
     add("--find-lr", dest="find_lr", action="store_true", help="only run the LR range test")
     add("--find-lr-steps", dest="find_lr_steps", type=int, default=d["find_lr_steps"].default)
     add("--patience", type=int, default=d["patience"].default)
@@ -166,4 +184,7 @@ def config_from_options(options: dict[str, Any] | argparse.Namespace) -> TrainCo
     """A ``TrainConfig`` from parsed options (extra keys, such as Django's, are ignored)."""
     values = vars(options) if isinstance(options, argparse.Namespace) else dict(options)
     known = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in values.items() if k in known})
+    chosen = {k: v for k, v in values.items() if k in known}
+    if chosen.get("out") is None:
+        chosen.pop("out", None)  # the default run folder
+    return TrainConfig(**chosen)

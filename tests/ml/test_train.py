@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 from django.core.management import call_command
 
+from ml.runs import run_status
 from ml.train import TrainConfig, add_arguments, config_from_options, main, train
 from tests.ml.fake_faces import make_fer_folder, make_utkface_folder, utkface_names
 
@@ -121,6 +124,57 @@ def test_resume_continues_from_the_checkpoint_at_the_next_epoch(first_run, datas
     assert state["epoch"] == 2
 
 
+def _final_weights(out: Path) -> list:
+    return keras.models.load_model(out / "checkpoints" / "last.keras").get_weights()
+
+
+def test_a_time_budget_pauses_at_an_epoch_boundary_and_resume_ends_where_one_leg_would(
+    datasets, tmp_path
+):
+    fer, utk = datasets
+    common = {
+        "fer": fer,
+        "utkface": utk,
+        "epochs": 3,
+        "val_fraction": 0.25,
+        "heldout_fraction": 0.25,
+        "int8": False,
+        **TINY,
+    }
+    train(TrainConfig(out=tmp_path / "straight", **common), echo=lambda line: None)
+    legs = tmp_path / "legs"
+
+    # A budget far shorter than an epoch: the first epoch always runs, then the leg pauses.
+    out = io.StringIO()
+    call_command("train_model", out=str(legs), time_budget=1e-4, stdout=out, **common)
+    lines = out.getvalue().splitlines()
+
+    assert any(line.startswith("time budget: stopping after epoch 1/3") for line in lines)
+    assert lines[-1].startswith(
+        f"Paused after epoch 1 in {legs}; run the same command with --resume"
+    )
+    assert not (legs / "export").exists()
+    assert "paused by the time budget" in run_status(legs)
+    state = json.loads((legs / "checkpoints" / "state.json").read_text())
+    assert (state["status"], state["epoch"], state["leg"]["number"]) == ("paused", 1, 1)
+
+    # Resumed with as little budget again, it does not start an epoch it cannot finish.
+    again = train(TrainConfig(out=legs, resume=True, time_budget=1e-4, **common), echo=print)
+    assert again["paused"] and again["epoch"] == 1
+
+    result = train(TrainConfig(out=legs, resume=True, **common), echo=lambda line: None)
+
+    assert [record["epoch"] for record in result["history"]] == [1, 2, 3]
+    assert (legs / "export" / "metadata.json").is_file()
+    assert "finished" in run_status(legs)
+    # Optimizer state, learning-rate schedule, batch order and augmentation all continued:
+    # the weights are those of the run that never stopped.
+    for resumed, straight in zip(
+        _final_weights(legs), _final_weights(tmp_path / "straight"), strict=True
+    ):
+        np.testing.assert_allclose(resumed, straight, rtol=1e-4, atol=1e-5)
+
+
 def test_resume_refuses_a_checkpoint_made_with_other_preprocessing(first_run, datasets):
     config, _, _ = first_run
     fer, utk = datasets
@@ -159,7 +213,7 @@ def test_command_line_options_become_a_train_config():
                 "--fer",
                 "f",
                 "--out",
-                "o",
+                "runs/o",
                 "--batch-size",
                 "8",
                 "--no-augment",
@@ -172,10 +226,24 @@ def test_command_line_options_become_a_train_config():
         )
     )
 
-    assert config.fer == Path("f") and config.utkface is None and config.out == Path("o")
+    assert config.fer == Path("f") and config.utkface is None and config.out == Path("runs/o")
     assert (config.batch_size, config.augment, config.limit) == (8, False, 50)
     assert config.resume and config.weights == "imagenet"
-    assert config.cache_dir == Path("o") / "cache"
+    assert config.cache_dir == Path("runs/o") / "cache"
+
+
+def test_runs_default_to_musicmood_runs_and_a_bare_name_is_a_run_there(tmp_path, monkeypatch):
+    monkeypatch.setenv("MUSICMOOD_RUNS", str(tmp_path / "runs"))
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+
+    default = config_from_options(parser.parse_args(["--fer", "f"]))
+    named = config_from_options(parser.parse_args(["--fer", "f", "--out", "ship"]))
+    relative = config_from_options(parser.parse_args(["--fer", "f", "--out", "./ship"]))
+
+    assert default.out == tmp_path / "runs" / "default"
+    assert named.out == tmp_path / "runs" / "ship"
+    assert relative.out == Path("ship")  # a path, not a name: the user's own folder
 
 
 def test_training_without_any_dataset_is_refused_with_a_clear_message(capsys):

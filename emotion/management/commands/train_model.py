@@ -28,4 +28,10 @@ class Command(BaseCommand):
         result = train(config, echo=self.stdout.write)
         if "lr_find" in result:
             return
+        if result.get("paused"):
+            self.stdout.write(
+                f"Paused after epoch {result['epoch']} in {config.out}; "
+                "run the same command with --resume to continue."
+            )
+            return
         self.stdout.write(self.style.SUCCESS(f"Model exported to {result['export']}"))
