@@ -156,7 +156,11 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
     weights = None
     if config.class_weights and (train_set.emotion >= 0).any():
         weights = balanced_class_weights(train_set.emotion, len(MOODS))
-    augmentation = Augmentation() if config.augment else None
+    augmentation = (
+        Augmentation(camera=config.camera_augment, erasing=config.random_erasing)
+        if config.augment
+        else None
+    )
     batches = FaceBatches(
         train_set, params, batch_size=config.batch_size, seed=config.seed, augmentation=augmentation
     )

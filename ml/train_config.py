@@ -52,6 +52,8 @@ class TrainConfig:
     limit: int | None = None  # at most this many images per dataset part (quick runs)
     cache: Path | None = None  # decoded-crop cache folder; None means out/cache
     augment: bool = True
+    camera_augment: float = 0.0  # probability of a webcam round trip per training crop
+    random_erasing: float = 0.0  # probability of erasing one rectangle per training crop
     class_weights: bool = True  # weight moods inversely to their frequency
     label_smoothing: float = 0.1  # of the emotion targets (FER2013's labels are noisy)
     age_loss_weight: float = 0.1  # age loss is in years; this brings it near the others
@@ -76,6 +78,11 @@ class TrainConfig:
             )
         if self.time_budget is not None and self.time_budget <= 0:
             raise ValueError(f"time_budget must be positive minutes, got {self.time_budget}.")
+        for name in ("camera_augment", "random_erasing"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(
+                    f"{name} must be a probability in [0, 1], got {getattr(self, name)}."
+                )
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}.")
         self.preprocessing()  # validates input_size, color and margin
@@ -150,6 +157,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--limit", type=int, default=None, help="at most this many images per dataset part")
     add("--cache", type=Path, default=None, help="crop cache folder (default: OUT/cache)")
     add("--no-augment", dest="augment", action="store_false")
+    add(
+        "--camera-augment",
+        dest="camera_augment",
+        type=float,
+        default=d["camera_augment"].default,
+        metavar="P",
+        help="probability of a webcam round trip (shrink, JPEG, scale back) per crop",
+    )
+    add(
+        "--random-erasing",
+        dest="random_erasing",
+        type=float,
+        default=d["random_erasing"].default,
+        metavar="P",
+        help="probability of erasing one random rectangle per crop",
+    )
     add("--no-class-weights", dest="class_weights", action="store_false")
     add(
         "--label-smoothing",

@@ -55,3 +55,36 @@ def test_augmentation_does_not_change_the_input_batch():
     Augmentation()(IMAGES, np.random.default_rng(2))
 
     np.testing.assert_array_equal(IMAGES, before)
+
+
+def test_the_webcam_and_erasing_options_leave_the_other_changes_as_they_were():
+    rng_seed = 7
+    plain = Augmentation()(IMAGES, np.random.default_rng(rng_seed))
+    # With both off, nothing extra is drawn: the default recipe's batches are unchanged.
+    again = Augmentation(camera=0.0, erasing=0.0)(IMAGES, np.random.default_rng(rng_seed))
+    np.testing.assert_array_equal(plain, again)
+
+
+def test_a_webcam_round_trip_blurs_and_compresses_but_keeps_the_face():
+    out = Augmentation(**{**NOTHING, "camera": 1.0})(IMAGES, np.random.default_rng(3))
+
+    assert out.shape == IMAGES.shape and out.dtype == np.uint8
+    difference = np.abs(out.astype(int) - IMAGES.astype(int))
+    assert difference.mean() > 0.5  # something was lost ...
+    for before, after in zip(IMAGES, out, strict=True):  # ... but the face is still the face
+        assert np.corrcoef(before.ravel(), after.ravel())[0, 1] > 0.9
+    sharpness = [np.abs(np.diff(x.astype(int), axis=1)).mean() for x in (IMAGES, out)]
+    assert sharpness[1] < sharpness[0]
+
+
+def test_random_erasing_fills_one_rectangle_of_the_stated_size_per_image():
+    from ml.augment import ERASING_AREA
+
+    out = Augmentation(**{**NOTHING, "erasing": 1.0})(IMAGES, np.random.default_rng(4))
+
+    for before, after in zip(IMAGES, out, strict=True):
+        changed = np.argwhere(before[:, :, 0] != after[:, :, 0])
+        (y0, x0), (y1, x1) = changed.min(axis=0), changed.max(axis=0)
+        box = (y1 - y0 + 1) * (x1 - x0 + 1)
+        assert len(changed) > 0.9 * box  # one solid rectangle, not scattered pixels
+        assert 0.5 * ERASING_AREA[0] * 48 * 48 <= box <= 1.5 * ERASING_AREA[1] * 48 * 48

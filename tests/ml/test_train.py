@@ -217,6 +217,10 @@ def test_command_line_options_become_a_train_config():
                 "--batch-size",
                 "8",
                 "--no-augment",
+                "--camera-augment",
+                "0.3",
+                "--random-erasing",
+                "0.5",
                 "--limit",
                 "50",
                 "--resume",
@@ -228,6 +232,7 @@ def test_command_line_options_become_a_train_config():
 
     assert config.fer == Path("f") and config.utkface is None and config.out == Path("runs/o")
     assert (config.batch_size, config.augment, config.limit) == (8, False, 50)
+    assert (config.camera_augment, config.random_erasing) == (0.3, 0.5)
     assert config.resume and config.weights == "imagenet"
     assert config.cache_dir == Path("runs/o") / "cache"
 
@@ -244,6 +249,11 @@ def test_runs_default_to_musicmood_runs_and_a_bare_name_is_a_run_there(tmp_path,
     assert default.out == tmp_path / "runs" / "default"
     assert named.out == tmp_path / "runs" / "ship"
     assert relative.out == Path("ship")  # a path, not a name: the user's own folder
+
+
+def test_an_augmentation_probability_outside_0_to_1_is_refused():
+    with pytest.raises(ValueError, match="random_erasing must be a probability"):
+        TrainConfig(fer=Path("f"), random_erasing=1.5)
 
 
 def test_training_without_any_dataset_is_refused_with_a_clear_message(capsys):
