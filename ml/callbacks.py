@@ -249,3 +249,32 @@ class TimeBudget(keras.callbacks.Callback):
                 f"checkpoint saved; continue with --resume"
             )
         write_json(self.checkpoints / "state.json", state)
+
+
+class PlateauSchedule(keras.callbacks.Callback):
+    """Reduce-on-plateau for the "plateau" schedule: after ``patience`` epochs without a better
+    validation score (``ValidationCheckpoint``, which must come first, keeps the best), the
+    learning rate is multiplied by ``factor``. Its count lives in ``state`` (``plateau_wait``),
+    so it carries over ``--resume``; the rate itself is the optimizer's, saved with it."""
+
+    def __init__(
+        self,
+        *,
+        state: dict[str, Any],
+        factor: float,
+        patience: int,
+        echo: Callable[[str], None],
+    ) -> None:
+        super().__init__()
+        self.state, self.factor, self.patience, self.echo = state, factor, patience, echo
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        state = self.state
+        improved = state["history"][-1].get("best", False)
+        state["plateau_wait"] = 0 if improved else state.get("plateau_wait", 0) + 1
+        if state["plateau_wait"] >= self.patience:
+            optimizer = self.model.optimizer
+            rate = float(np.asarray(optimizer.learning_rate)) * self.factor
+            optimizer.learning_rate.assign(rate)
+            state["plateau_wait"] = 0
+            self.echo(f"plateau: learning rate cut to {rate:.2e}")

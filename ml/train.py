@@ -24,6 +24,7 @@ from ml import report
 from ml.augment import Augmentation
 from ml.batches import FaceBatches
 from ml.callbacks import (
+    PlateauSchedule,
     TimeBudget,
     TqdmProgress,
     ValidationCheckpoint,
@@ -54,6 +55,8 @@ __all__ = ["TrainConfig", "add_arguments", "config_from_options", "load_data", "
 FER_VAL_SPLITS: tuple[str, ...] = ("PublicTest", "test")
 #: The cosine schedule ends at this fraction of the peak learning rate.
 FINAL_LR_FRACTION = 0.01
+#: Momentum of the SGD optimizer (Nesterov), as in Khaireddin & Chen 2021.
+SGD_MOMENTUM = 0.9
 
 
 def load_data(config: TrainConfig, params: Preprocessing) -> tuple[FaceSet, FaceSet, dict]:
@@ -101,9 +104,17 @@ def load_data(config: TrainConfig, params: Preprocessing) -> tuple[FaceSet, Face
     return train_set, val_set, counts
 
 
-def lr_schedule(config: TrainConfig, steps: int) -> keras.optimizers.schedules.CosineDecay:
-    """Linear warm-up from lr/10 to ``config.lr`` over ``warmup_epochs``, then cosine decay to
-    ``FINAL_LR_FRACTION * lr`` at the last step of ``config.epochs`` epochs of ``steps``."""
+def lr_schedule(
+    config: TrainConfig, steps: int
+) -> keras.optimizers.schedules.LearningRateSchedule | float:
+    """The learning rate ``config.schedule`` asks for.
+
+    "cosine": linear warm-up from lr/10 to ``config.lr`` over ``warmup_epochs``, then cosine
+    decay to ``FINAL_LR_FRACTION * lr`` at the last step of ``config.epochs`` epochs of
+    ``steps``. "plateau": ``config.lr``, cut by ``PlateauSchedule`` when validation stalls.
+    """
+    if config.schedule == "plateau":
+        return config.lr
     total = max(1, steps * config.epochs)
     warmup = min(int(steps * config.warmup_epochs), total - 1)
     return keras.optimizers.schedules.CosineDecay(
@@ -115,15 +126,32 @@ def lr_schedule(config: TrainConfig, steps: int) -> keras.optimizers.schedules.C
     )
 
 
+def make_optimizer(
+    config: TrainConfig,
+    learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
+) -> keras.optimizers.Optimizer:
+    """Adam, or SGD with Nesterov momentum ``SGD_MOMENTUM`` and weight decay ``weight_decay``."""
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(
+            learning_rate=learning_rate,
+            momentum=SGD_MOMENTUM,
+            nesterov=True,
+            weight_decay=config.weight_decay or None,
+        )
+    return keras.optimizers.Adam(
+        learning_rate=learning_rate, weight_decay=config.weight_decay or None
+    )
+
+
 def compile_model(
     model: keras.Model,
     config: TrainConfig,
     class_weights: list[float] | None,
     learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
 ) -> None:
-    """Compile with the masked per-head losses, their weights and Adam at ``learning_rate``."""
+    """Compile with the masked per-head losses, their weights and ``make_optimizer``."""
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        optimizer=make_optimizer(config, learning_rate),
         loss={
             "emotion": MaskedSparseCategoricalCrossentropy(
                 class_weights, label_smoothing=config.label_smoothing
@@ -221,6 +249,18 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
                     epochs=config.epochs,
                     echo=say,
                 ),
+                *(
+                    [
+                        PlateauSchedule(
+                            state=state,
+                            factor=config.plateau_factor,
+                            patience=config.plateau_patience,
+                            echo=say,
+                        )
+                    ]
+                    if config.schedule == "plateau"
+                    else []
+                ),
                 TimeBudget(
                     state=state,
                     checkpoints=checkpoints,
@@ -278,6 +318,8 @@ def _check_resumable(state: dict[str, Any], config: TrainConfig) -> None:
         "seed",
         "val_fraction",
         "heldout_fraction",
+        "optimizer",
+        "schedule",
     ):
         if key in saved and saved[key] != getattr(config, key):
             raise ValueError(

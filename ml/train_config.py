@@ -39,6 +39,11 @@ class TrainConfig:
     #: ml.framing); None crops at fixed boxes, as models before detector framing were.
     framing: str | None = "retinaface-mobilenet"
     lr: float = 1e-3  # peak learning rate of the warm-up + cosine schedule
+    optimizer: str = "adam"  # or "sgd" (Nesterov momentum 0.9)
+    weight_decay: float = 0.0  # decoupled weight decay (Khaireddin & Chen: 1e-4 with SGD)
+    schedule: str = "cosine"  # or "plateau": lr cut by plateau_factor when validation stalls
+    plateau_factor: float = 0.75
+    plateau_patience: int = 5
     warmup_epochs: float = 1.0
     seed: int = 1337
     resume: bool = False
@@ -83,6 +88,13 @@ class TrainConfig:
                 raise ValueError(
                     f"{name} must be a probability in [0, 1], got {getattr(self, name)}."
                 )
+        if self.optimizer not in ("adam", "sgd") or self.schedule not in ("cosine", "plateau"):
+            raise ValueError(
+                f"Expected optimizer adam or sgd and schedule cosine or plateau, got "
+                f"{self.optimizer!r} and {self.schedule!r}."
+            )
+        if not 0.0 < self.plateau_factor < 1.0 or self.plateau_patience < 1:
+            raise ValueError("plateau_factor must be in (0, 1) and plateau_patience at least 1.")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}.")
         self.preprocessing()  # validates input_size, color and margin
@@ -131,6 +143,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: %(default)s)",
     )
     add("--lr", type=float, default=d["lr"].default, help="peak learning rate")
+    add("--optimizer", choices=("adam", "sgd"), default=d["optimizer"].default)
+    add("--weight-decay", dest="weight_decay", type=float, default=d["weight_decay"].default)
+    add(
+        "--schedule",
+        choices=("cosine", "plateau"),
+        default=d["schedule"].default,
+        help="warm-up + cosine decay, or reduce-on-plateau (default: %(default)s)",
+    )
+    add("--plateau-factor", dest="plateau_factor", type=float, default=d["plateau_factor"].default)
+    add(
+        "--plateau-patience",
+        dest="plateau_patience",
+        type=int,
+        default=d["plateau_patience"].default,
+    )
     add("--warmup-epochs", dest="warmup_epochs", type=float, default=d["warmup_epochs"].default)
     add("--seed", type=int, default=d["seed"].default)
     add("--resume", action="store_true", help="continue from out/checkpoints/last.keras")

@@ -128,8 +128,22 @@ def _final_weights(out: Path) -> list:
     return keras.models.load_model(out / "checkpoints" / "last.keras").get_weights()
 
 
+RECIPES = {
+    "adam-cosine": {},
+    # the rate cut after every epoch without a better score: the plateau count crosses legs
+    "sgd-plateau": {
+        "optimizer": "sgd",
+        "schedule": "plateau",
+        "lr": 0.01,
+        "plateau_patience": 1,
+        "weight_decay": 1e-4,
+    },
+}
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
 def test_a_time_budget_pauses_at_an_epoch_boundary_and_resume_ends_where_one_leg_would(
-    datasets, tmp_path
+    datasets, tmp_path, recipe
 ):
     fer, utk = datasets
     common = {
@@ -140,6 +154,7 @@ def test_a_time_budget_pauses_at_an_epoch_boundary_and_resume_ends_where_one_leg
         "heldout_fraction": 0.25,
         "int8": False,
         **TINY,
+        **RECIPES[recipe],
     }
     train(TrainConfig(out=tmp_path / "straight", **common), echo=lambda line: None)
     legs = tmp_path / "legs"
@@ -173,6 +188,38 @@ def test_a_time_budget_pauses_at_an_epoch_boundary_and_resume_ends_where_one_leg
         _final_weights(legs), _final_weights(tmp_path / "straight"), strict=True
     ):
         np.testing.assert_allclose(resumed, straight, rtol=1e-4, atol=1e-5)
+    lrs = [record["lr"] for record in result["history"]]
+    straight_lrs = [
+        r["lr"]
+        for r in json.loads((tmp_path / "straight" / "report" / "metrics.json").read_text())[
+            "history"
+        ]
+    ]
+    assert lrs == pytest.approx(straight_lrs)
+
+
+def test_the_plateau_schedule_cuts_the_rate_after_patience_epochs_without_a_better_score():
+    from ml.callbacks import PlateauSchedule
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mse")
+    state = {"history": []}
+    lines: list[str] = []
+    plateau = PlateauSchedule(state=state, factor=0.5, patience=2, echo=lines.append)
+    plateau.set_model(model)
+
+    rates = []
+    for best in (True, False, False, True, False, False, False):
+        state["history"].append({"best": best})
+        plateau.on_epoch_end(len(state["history"]) - 1)
+        rates.append(float(np.asarray(model.optimizer.learning_rate)))
+
+    assert rates == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025])
+    assert lines == [
+        "plateau: learning rate cut to 5.00e-02",
+        "plateau: learning rate cut to 2.50e-02",
+    ]
+    assert state["plateau_wait"] == 1
 
 
 def test_resume_refuses_a_checkpoint_made_with_other_preprocessing(first_run, datasets):
