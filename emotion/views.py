@@ -4,7 +4,7 @@ from django.shortcuts import render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 
-from emotion import services
+from emotion.analyzer import model_available
 from ml.labels import MOODS
 from playlists.listener import listener_cookie_set, listener_key, listener_key_new
 
@@ -19,7 +19,7 @@ def index(request: HttpRequest) -> HttpResponse:
     except TemplateDoesNotExist:
         player_template = None
     context = {
-        "model_missing": settings.ANALYSIS_MODE == "inline" and not services.model_available(),
+        "model_missing": settings.ANALYSIS_MODE == "inline" and not model_available(),
         "frame_max_bytes": settings.FRAME_MAX_BYTES,
         "moods": MOODS,
         "player_template": player_template,

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from channels.testing import WebsocketCommunicator
 
-from emotion import services
-from emotion.consumers import CLOSE_TOO_MANY_ERRORS
+from emotion.analyzer import analyzer_get
+from emotion.messages import CLOSE_TOO_MANY_ERRORS
 from tests.conftest import TINY_MODEL_MOOD
 
 # The consumer reads playlist mappings when a mood is announced.
@@ -201,7 +201,7 @@ async def test_an_analysis_that_raises_gives_an_error_and_the_consumer_survives(
 ):
     communicator = await connect()
     await expect_analysis(communicator, astronaut_jpeg)
-    analyzer = await asyncio.to_thread(services.analyzer_get)
+    analyzer = await asyncio.to_thread(analyzer_get)
 
     def broken_detector(image):
         raise RuntimeError("detector crashed")

@@ -11,7 +11,8 @@ from musicmood.stack import ROOT, site_env
 PROBE = """
 import json, sys
 import musicmood.asgi
-import emotion.consumers, emotion.services, emotion.tasks, emotion.routing
+import emotion.consumers, emotion.dispatch, emotion.services, emotion.tasks, emotion.worker
+import emotion.routing, emotion.views
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf_keras"))
 print(json.dumps(heavy))
 """

@@ -53,7 +53,7 @@ async def send_frame(url: str, frame: bytes, *, replies: int = 2) -> list[dict]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_frame_is_analysed_by_a_celery_worker_and_returns_through_redis(
+def test_a_frame_is_analyzed_by_a_celery_worker_and_returns_through_redis(
     clean_redis, tiny_model_dir, astronaut_jpeg, tmp_path
 ):
     from playlists.models import MoodMapping
@@ -80,7 +80,7 @@ def test_a_frame_is_analysed_by_a_celery_worker_and_returns_through_redis(
     assert playlist["type"] == "playlist" and playlist["mapping"] == mapping.pk
     assert playlist["embed_url"].endswith("/album/4m2880jivSbbyEGAKfITCa")
     worker_log = (tmp_path / "worker.log").read_text()
-    assert "emotion.analyse_frame" in worker_log
+    assert "emotion.analyze_frame" in worker_log
     # The web process never loaded the model: it ran in the worker.
     assert "Loaded model" not in (tmp_path / "daphne.log").read_text()
     assert "Loaded model" in worker_log
