@@ -13,7 +13,6 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -52,7 +51,7 @@ class MoodConsumer(AsyncWebsocketConsumer):
         self.in_flight: int | None = None
         self.received_at = 0.0
         self.timer: asyncio.Task | None = None
-        self.mood_state = services.mood_state_new()
+        self.mood_state = services.mood_state_new(demographics=self.demographics)
         self.bucket = TokenBucket(
             rate=settings.FRAME_RATE_PER_SECOND, burst=settings.FRAME_RATE_BURST
         )
@@ -159,8 +158,6 @@ class MoodConsumer(AsyncWebsocketConsumer):
             await self._announce(change)
 
     async def _announce(self, change: Mood) -> None:
-        if not self.demographics:
-            change = replace(change, age_band=None, gender=None)
         await self.send_json(mood_message(change))
         try:
             playlist = await database_sync_to_async(services.mood_playlist_message)(

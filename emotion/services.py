@@ -13,8 +13,8 @@ from emotion.mood import Mood, MoodConfig, MoodState, mood_step
 from ml.analysis import FrameAnalysis  # plain dataclasses: no model runtime imported
 
 
-def mood_config() -> MoodConfig:
-    """Mood smoothing thresholds from settings."""
+def mood_config(*, demographics: bool = True) -> MoodConfig:
+    """Mood smoothing thresholds from settings; ``demographics``: the listener's switch."""
     return MoodConfig(
         window_seconds=settings.MOOD_WINDOW_SECONDS,
         min_dwell_seconds=settings.MOOD_MIN_DWELL_SECONDS,
@@ -23,18 +23,19 @@ def mood_config() -> MoodConfig:
         absence_seconds=settings.MOOD_ABSENCE_SECONDS,
         age_margin_years=settings.MOOD_AGE_MARGIN_YEARS,
         gender_margin=settings.MOOD_GENDER_MARGIN,
+        demographics=demographics,
     )
 
 
-def mood_state_new() -> MoodState:
-    """A fresh per-socket smoothing state."""
-    return MoodState(config=mood_config())
+def mood_state_new(*, demographics: bool = True) -> MoodState:
+    """A fresh per-socket smoothing state; with ``demographics`` off, no age band or gender."""
+    return MoodState(config=mood_config(demographics=demographics))
 
 
 def mood_update(*, state: MoodState, analysis: dict[str, Any], now: float) -> Mood | None:
     """Feed one frame's analysis (``FrameAnalysis.to_dict()`` form) into ``state``.
 
-    Returns the new ``Mood`` when the announced mood, age band or gender changed, else None.
+    Returns the new ``Mood`` when what is announced changed (see ``mood_step``), else None.
     """
     frame = FrameAnalysis.from_dict(analysis)
     return mood_step(state, frame.faces, now=now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pytest
 from channels.testing import WebsocketCommunicator
 
@@ -56,6 +57,26 @@ async def expect_analysis(communicator, frame: bytes) -> dict:
     reply = await receive(communicator)
     assert reply["type"] == "analysis", reply
     return reply
+
+
+class SteeredRunner:
+    """The real runner, with the age and p(female) of each call taken from ``estimates``.
+
+    The tiny model's own age and gender do not change between frames of the same photo.
+    """
+
+    def __init__(self, runner, estimates: list[tuple[float, float]]) -> None:
+        self.runner, self.name, self.input_shape = runner, runner.name, runner.input_shape
+        self.estimates = iter(estimates)
+
+    def predict(self, batch):
+        out = self.runner.predict(batch)
+        age, female = next(self.estimates)
+        return {
+            **out,
+            "age": np.full_like(out["age"], age),
+            "gender": np.full_like(out["gender"], female),
+        }
 
 
 async def test_a_socket_from_an_allowed_origin_gets_an_analysis_and_a_mood(inline, astronaut_jpeg):
@@ -254,4 +275,35 @@ async def test_with_demographics_switched_off_no_age_or_gender_is_sent(inline, a
     mood = await receive(communicator)
     assert mood["mood"] == TINY_MODEL_MOOD
     assert mood["age_band"] is None and mood["gender"] is None
+    await communicator.disconnect()
+
+
+async def test_with_demographics_off_a_new_age_band_sends_no_repeated_mood_and_no_music(
+    inline, astronaut_jpeg, monkeypatch
+):
+    analyzer = analyzer_get()
+    monkeypatch.setattr(analyzer, "runner", SteeredRunner(analyzer.runner, [(20, 0.9), (80, 0.9)]))
+    communicator = await connect("/ws/mood/?demographics=0")
+    await expect_analysis(communicator, astronaut_jpeg)
+    mood = await receive(communicator)
+    assert (mood["type"], mood["mood"], mood["age_band"]) == ("mood", TINY_MODEL_MOOD, None)
+    assert (await receive(communicator, playlists=True))["type"] == "playlist"
+    await expect_analysis(communicator, astronaut_jpeg)  # smoothed age 50: another age band
+    assert await communicator.receive_nothing(timeout=1.0)  # no mood again, no playlist lookup
+    await communicator.disconnect()
+
+
+async def test_with_demographics_on_a_new_age_band_is_announced_with_its_music(
+    inline, astronaut_jpeg, monkeypatch
+):
+    analyzer = analyzer_get()
+    monkeypatch.setattr(analyzer, "runner", SteeredRunner(analyzer.runner, [(20, 0.9), (80, 0.9)]))
+    communicator = await connect()
+    await expect_analysis(communicator, astronaut_jpeg)
+    assert (await receive(communicator))["age_band"] == "young_adult"
+    assert (await receive(communicator, playlists=True))["type"] == "playlist"
+    await expect_analysis(communicator, astronaut_jpeg)
+    mood = await receive(communicator)
+    assert (mood["type"], mood["mood"], mood["age_band"]) == ("mood", TINY_MODEL_MOOD, "adult")
+    assert (await receive(communicator, playlists=True))["type"] == "playlist"
     await communicator.disconnect()
