@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import redis
 
 from ml.labels import MOODS
 
@@ -75,3 +76,17 @@ def astronaut_jpeg(astronaut_bgr: np.ndarray) -> bytes:
     ok, encoded = cv2.imencode(".jpg", astronaut_bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])
     assert ok
     return encoded.tobytes()
+
+
+@pytest.fixture
+def clean_redis():
+    """Redis db REDIS_URL_TEST, flushed before and after."""
+    client = redis.Redis.from_url(REDIS_URL_TEST)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.fail(f"Redis does not answer at {REDIS_URL_TEST}; `make redis` starts one.")
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()

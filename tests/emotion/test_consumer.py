@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+import threading
 
 import numpy as np
 import pytest
@@ -57,6 +58,27 @@ async def expect_analysis(communicator, frame: bytes) -> dict:
     reply = await receive(communicator)
     assert reply["type"] == "analysis", reply
     return reply
+
+
+@contextlib.contextmanager
+def analysis_held(monkeypatch):
+    """Holds every analysis at its detection step until the gate is set (or the block ends).
+
+    So a test decides what happens while a frame is in analysis, whatever the machine's speed.
+    """
+    analyzer = analyzer_get()
+    detect = analyzer.detector.detect
+    gate = threading.Event()
+
+    def held(image):
+        gate.wait(REPLY_TIMEOUT)
+        return detect(image)
+
+    monkeypatch.setattr(analyzer.detector, "detect", held)
+    try:
+        yield gate
+    finally:
+        gate.set()  # never leave the process's analysis threads waiting
 
 
 class SteeredRunner:
@@ -177,13 +199,18 @@ async def test_a_text_message_is_rejected_and_socket_stays_open(inline, astronau
     await communicator.disconnect()
 
 
-async def test_a_frame_sent_during_analysis_is_dropped_not_queued(inline, astronaut_jpeg):
+async def test_a_frame_sent_during_analysis_is_dropped_not_queued(
+    inline, astronaut_jpeg, monkeypatch
+):
     communicator = await connect()
     await expect_analysis(communicator, astronaut_jpeg)  # model loaded
     await receive(communicator)  # the mood
-    await communicator.send_to(bytes_data=astronaut_jpeg)
-    await communicator.send_to(bytes_data=astronaut_jpeg)
-    first, second = await receive(communicator), await receive(communicator)
+    with analysis_held(monkeypatch) as gate:
+        await communicator.send_to(bytes_data=astronaut_jpeg)
+        await communicator.send_to(bytes_data=astronaut_jpeg)
+        first = await receive(communicator)
+        gate.set()
+        second = await receive(communicator)
     assert first == {**first, "type": "error", "code": "busy"}
     assert second["type"] == "analysis" and second["frame"] == 2
     assert await communicator.receive_nothing(timeout=0.5)  # the dropped frame never comes
@@ -222,7 +249,7 @@ async def test_an_analysis_that_raises_gives_an_error_and_the_consumer_survives(
 ):
     communicator = await connect()
     await expect_analysis(communicator, astronaut_jpeg)
-    analyzer = await asyncio.to_thread(analyzer_get)
+    analyzer = analyzer_get()
 
     def broken_detector(image):
         raise RuntimeError("detector crashed")
@@ -239,14 +266,16 @@ async def test_an_analysis_that_raises_gives_an_error_and_the_consumer_survives(
 
 
 async def test_an_analysis_slower_than_the_timeout_gives_an_error_and_the_next_frame_works(
-    inline, astronaut_jpeg
+    inline, astronaut_jpeg, monkeypatch
 ):
     communicator = await connect()
     await expect_analysis(communicator, astronaut_jpeg)
     await receive(communicator)  # the mood
-    inline.ANALYSIS_TIMEOUT_SECONDS = 0.001
-    await communicator.send_to(bytes_data=astronaut_jpeg)
-    error = await receive(communicator)
+    inline.ANALYSIS_TIMEOUT_SECONDS = 0.05
+    with analysis_held(monkeypatch) as gate:
+        await communicator.send_to(bytes_data=astronaut_jpeg)
+        error = await receive(communicator)
+        gate.set()
     assert error["code"] == "analysis_timeout"
     assert await communicator.receive_nothing(timeout=1.0)  # the late result is dropped
     inline.ANALYSIS_TIMEOUT_SECONDS = 30.0

@@ -7,27 +7,12 @@ import json
 from urllib.parse import quote
 
 import pytest
-import redis
 import websockets
 
 from musicmood.stack import celery_worker, site_env, web_server
 from tests.conftest import REDIS_URL_TEST, TINY_MODEL_MOOD
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
-
-
-@pytest.fixture
-def clean_redis():
-    """Redis db REDIS_URL_TEST, flushed before and after."""
-    client = redis.Redis.from_url(REDIS_URL_TEST)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.fail(f"Redis does not answer at {REDIS_URL_TEST}; `make redis` starts one.")
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
 
 
 def shared_database_url() -> str:
