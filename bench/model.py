@@ -36,7 +36,7 @@ from ml.detection import (  # noqa: E402
     RetinaFaceMobileNetDetector,
 )
 from ml.errors import DetectorWeightsMissing  # noqa: E402
-from ml.export import load_metadata  # noqa: E402
+from ml.export import METADATA_FILE, RUNTIME_FILES, load_metadata  # noqa: E402
 from ml.image import decode_image  # noqa: E402
 from ml.inference import Analyzer  # noqa: E402
 from ml.preprocessing import Preprocessing  # noqa: E402
@@ -118,7 +118,7 @@ def bench_models(model_dir: Path, threads: int, repeats: int) -> dict[str, Any]:
     face = np.random.default_rng(1).random((1, *meta.input_shape)).astype(np.float32)
     four = np.repeat(face, 4, axis=0)
     result: dict[str, Any] = {}
-    for kind, file in (("tflite_int8", "model_int8.tflite"), ("tflite_fp32", "model_fp32.tflite")):
+    for kind, file in (RUNTIME_FILES["int8"], RUNTIME_FILES["fp32"]):
         if (model_dir / file).is_file():
             runner = TFLiteRunner(model_dir / file, threads=threads)
             result[kind] = timed(lambda r=runner: r.predict(face), repeats)
@@ -131,8 +131,9 @@ def bench_models(model_dir: Path, threads: int, repeats: int) -> dict[str, Any]:
                 )
     served = "tflite_int8_mirrored" if "tflite_int8_mirrored" in result else "tflite_int8"
     result["served"] = served if served in result else None
-    if (model_dir / "model.keras").is_file():
-        keras_runner = KerasRunner(model_dir / "model.keras")
+    keras_file = model_dir / RUNTIME_FILES["keras"][1]
+    if keras_file.is_file():
+        keras_runner = KerasRunner(keras_file)
         result["keras_predict_on_batch"] = timed(lambda: keras_runner.predict(face), repeats)
     if "tflite_int8" in result and "keras_predict_on_batch" in result:
         result["ratio_int8_over_keras"] = round(
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="musicmood-bench-") as tmp:
         if args.model is not None:
             model_dir, source = args.model, f"--model {args.model}"
-        elif (DEFAULT_MODEL / "metadata.json").is_file():
+        elif (DEFAULT_MODEL / METADATA_FILE).is_file():
             model_dir, source = DEFAULT_MODEL, "models/default"
         else:
             model_dir = Path(tmp) / "untrained"

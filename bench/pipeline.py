@@ -33,6 +33,7 @@ import cv2  # noqa: E402
 import redis  # noqa: E402
 import websockets  # noqa: E402
 
+from ml.export import METADATA_FILE  # noqa: E402
 from musicmood.stack import celery_worker, site_env, web_server  # noqa: E402
 from tests.conftest import astronaut_image, build_tiny_model  # noqa: E402
 
@@ -170,7 +171,7 @@ def main() -> None:
     frame = frame_jpeg()
     with tempfile.TemporaryDirectory(prefix="musicmood-bench-") as tmp:
         tmp_path = Path(tmp)
-        if (SHIPPED_MODEL / "metadata.json").is_file():
+        if (SHIPPED_MODEL / METADATA_FILE).is_file():
             model_dir, model = SHIPPED_MODEL, "shipped (models/default)"
         else:
             model_dir = build_tiny_model(tmp_path / "tiny-model")

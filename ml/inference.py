@@ -88,7 +88,7 @@ class Analyzer:
         if framing and framing != detector.name:
             logger.warning(
                 "%s was trained on faces framed by the %s detector but is served with %s: "
-                "faces will be framed differently from training (set FACE_DETECTOR=%s).",
+                "faces will be framed differently from training (serve it with %s).",
                 model_dir,
                 framing,
                 detector.name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import pkgutil
 import subprocess
 import sys
@@ -39,3 +40,37 @@ def test_importing_every_ml_module_loads_no_django_celery_or_channels():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def site_setting_names() -> set[str]:
+    """The names musicmood/settings.py defines: what only the site knows about."""
+    tree = ast.parse((REPO / "musicmood" / "settings.py").read_text(encoding="utf-8"))
+    return {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name) and target.id.isupper()
+    }
+
+
+def test_the_library_s_errors_and_log_lines_name_no_site_command_or_setting():
+    site_words = {"manage.py", *site_setting_names()}
+    found = []
+    for path in (REPO / "ml").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            is_log = (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "logger"
+            )
+            if not (isinstance(node, ast.Raise) or is_log):
+                continue
+            text = " ".join(
+                part.value
+                for part in ast.walk(node)
+                if isinstance(part, ast.Constant) and isinstance(part.value, str)
+            )
+            found += [f"{path.name}:{node.lineno} {word}" for word in site_words if word in text]
+    assert found == []
