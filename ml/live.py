@@ -88,7 +88,7 @@ def _found(faces: Sequence[FaceAnalysis], placed: tuple[int, int, int, int]) -> 
     return max(inside, key=lambda face: face.box[2] * face.box[3], default=None)
 
 
-def analyse_live(
+def analyze_live(
     analyzer,
     images: Sequence[np.ndarray],
     *,

@@ -13,7 +13,7 @@ from ml.datasets import HELDOUT, load_fer
 from ml.evaluate import main
 from ml.export import METADATA_FILE
 from ml.labels import MOODS
-from ml.preprocessing import Preprocessing
+from ml.preprocessing import Preprocessing, to_model_input
 
 from .fake_faces import make_fer_folder
 
@@ -79,8 +79,14 @@ def test_evaluate_writes_fer_and_utkface_metrics_with_documented_keys(
     printed = capsys.readouterr().out
     assert "FER2013 test: 6 faces" in printed and "UTKFace (all): 3 faces" in printed
     card = (tmp_path / "card.md").read_text()
-    assert "| images | 6 |" in card and f"| accuracy | {100 * fer['accuracy']:.1f} % |" in card
+    assert "| FER2013 test, 4 moods | all | PrivateTest | PublicTest |" in card
+    assert f"| accuracy | {100 * fer['accuracy']:.1f} % |" in card
     assert f"| age MAE | {utk['age_mae']:.2f} years |" in card and "| 2 asian | 1 |" in card
+    # The printed tables and the Markdown ones hold the same cells, row by row.
+    for row in card.splitlines():
+        if row.startswith("| ") and not row.startswith("|---"):
+            cells = [cell.strip() for cell in row.strip("|").split("|") if cell.strip()]
+            assert any(all(cell in line for cell in cells) for line in printed.splitlines()), row
 
 
 def test_evaluate_without_any_dataset_exits_with_an_error(tiny_export, capsys):
@@ -134,3 +140,44 @@ def test_held_out_evaluation_takes_the_training_images_the_model_was_trained_wit
     assert status == 0 and 0 < held_out < len(train)
     assert result["fer"]["split"] == HELDOUT and result["fer"]["n"] == held_out
     assert result["mirror_average"] is True
+
+
+def test_training_and_evaluation_predict_faces_the_same_way_in_batches(tiny_export):
+    from ml.datasets import FaceSet
+    from ml.evaluation import predict_faces
+    from ml.runtime import load_runner
+
+    params = Preprocessing(input_size=48)
+    n = 5
+    faces = FaceSet(
+        images=np.random.default_rng(0).integers(0, 256, (n, 48, 48, 1), dtype=np.uint8),
+        emotion=np.full(n, -1),
+        age=np.full(n, -1.0),
+        gender=np.full(n, -1.0),
+        race=np.full(n, -1),
+        split=["x"] * n,
+        names=[f"{i}.jpg" for i in range(n)],
+    )
+    runner = load_runner(tiny_export, "fp32")
+    batches: list[int] = []
+
+    def counted(batch):
+        batches.append(len(batch))
+        return runner.predict(batch)
+
+    out = predict_faces(counted, faces, params, batch_size=2)
+    assert batches == [2, 2, 1]
+    assert {k: v.shape for k, v in out.items()} == {
+        "emotion": (5, 4),
+        "age": (5, 1),
+        "gender": (5, 1),
+    }
+    whole = runner.predict(to_model_input(faces.images, params))
+    for name, value in whole.items():
+        np.testing.assert_allclose(out[name], value, atol=1e-5)
+    empty = predict_faces(counted, faces.subset(np.arange(0)), params)
+    assert {k: v.shape for k, v in empty.items()} == {
+        "emotion": (0, 4),
+        "age": (0, 1),
+        "gender": (0, 1),
+    }

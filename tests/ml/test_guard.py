@@ -23,9 +23,14 @@ def ml_modules() -> list[str]:
 
 
 def test_the_ml_package_has_the_serving_modules():
-    assert {"ml.detection", "ml.export", "ml.inference", "ml.runtime", "ml.evaluate"} <= set(
-        ml_modules()
-    )
+    assert {
+        "ml.detection",
+        "ml.export",
+        "ml.inference",
+        "ml.runtime",
+        "ml.evaluate",
+        "ml.evaluation",
+    } <= set(ml_modules())
 
 
 def test_importing_every_ml_module_loads_no_django_celery_or_channels():
