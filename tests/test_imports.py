@@ -85,3 +85,16 @@ def test_the_guard_sees_imports_made_inside_functions():
     graph = {"a": {"b"}, "b": {"a"}, "c": {"a"}}
     assert circles(graph) == [["a", "b"]]
     assert "emotion.worker" in import_graph()["emotion.tasks"]  # imported in the task's body
+
+
+def test_the_benchmarks_import_nothing_from_the_tests():
+    for path in (ROOT / "bench").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            assert not [n for n in names if n.split(".")[0] == "tests"], path.name

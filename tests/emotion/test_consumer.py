@@ -11,7 +11,7 @@ from channels.testing import WebsocketCommunicator
 
 from emotion.analyzer import analyzer_get
 from emotion.messages import CLOSE_TOO_MANY_ERRORS
-from tests.conftest import TINY_MODEL_MOOD
+from musicmood.samples import TINY_MODEL_MOOD
 
 # The consumer reads playlist mappings when a mood is announced.
 pytestmark = pytest.mark.django_db(transaction=True)

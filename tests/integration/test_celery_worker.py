@@ -9,8 +9,9 @@ from urllib.parse import quote
 import pytest
 import websockets
 
+from musicmood.samples import TINY_MODEL_MOOD
 from musicmood.stack import celery_worker, site_env, web_server
-from tests.conftest import REDIS_URL_TEST, TINY_MODEL_MOOD
+from tests.conftest import REDIS_URL_TEST
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 

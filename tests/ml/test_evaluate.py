@@ -46,13 +46,13 @@ def utkface_folder(tmp_path, astronaut_bgr):
 
 
 def test_evaluate_writes_fer_and_utkface_metrics_with_documented_keys(
-    tiny_export, fer_folder, utkface_folder, tmp_path, capsys
+    tiny_model_dir, fer_folder, utkface_folder, tmp_path, capsys
 ):
     out = tmp_path / "eval.json"
     status = main(
         [
             "--model",
-            str(tiny_export),
+            str(tiny_model_dir),
             "--fer",
             str(fer_folder),
             "--utkface",
@@ -89,19 +89,19 @@ def test_evaluate_writes_fer_and_utkface_metrics_with_documented_keys(
             assert any(all(cell in line for cell in cells) for line in printed.splitlines()), row
 
 
-def test_evaluate_without_any_dataset_exits_with_an_error(tiny_export, capsys):
-    assert main(["--model", str(tiny_export)]) == 2
+def test_evaluate_without_any_dataset_exits_with_an_error(tiny_model_dir, capsys):
+    assert main(["--model", str(tiny_model_dir)]) == 2
     assert "Nothing to evaluate" in capsys.readouterr().err
 
 
-def test_evaluate_model_command_runs_under_django(tiny_export, fer_folder, tmp_path):
+def test_evaluate_model_command_runs_under_django(tiny_model_dir, fer_folder, tmp_path):
     from django.core.management import call_command
 
     out = tmp_path / "cmd.json"
     call_command(
         "evaluate_model",
         "--model",
-        str(tiny_export),
+        str(tiny_model_dir),
         "--fer",
         str(fer_folder),
         "--json",
@@ -113,17 +113,19 @@ def test_evaluate_model_command_runs_under_django(tiny_export, fer_folder, tmp_p
     assert data["runtime"] == "tflite-fp32+mirror" and data["fer"]["n"] == 6
 
 
-def test_a_model_trained_without_held_out_images_cannot_be_evaluated_on_them(tiny_export, capsys):
-    status = main(["--model", str(tiny_export), "--fer", "unused", "--fer-split", "heldout"])
+def test_a_model_trained_without_held_out_images_cannot_be_evaluated_on_them(
+    tiny_model_dir, capsys
+):
+    status = main(["--model", str(tiny_model_dir), "--fer", "unused", "--fer-split", "heldout"])
 
     assert status == 2
     assert "trained without a held-out slice" in capsys.readouterr().err
 
 
 def test_held_out_evaluation_takes_the_training_images_the_model_was_trained_without(
-    tiny_export, tmp_path
+    tiny_model_dir, tmp_path
 ):
-    model = shutil.copytree(tiny_export, tmp_path / "model")
+    model = shutil.copytree(tiny_model_dir, tmp_path / "model")
     data = json.loads((model / METADATA_FILE).read_text())
     data["training"] = {"config": {"heldout_fraction": 0.4}}
     (model / METADATA_FILE).write_text(json.dumps(data))
@@ -142,7 +144,7 @@ def test_held_out_evaluation_takes_the_training_images_the_model_was_trained_wit
     assert result["mirror_average"] is True
 
 
-def test_training_and_evaluation_predict_faces_the_same_way_in_batches(tiny_export):
+def test_training_and_evaluation_predict_faces_the_same_way_in_batches(tiny_model_dir):
     from ml.datasets import FaceSet
     from ml.evaluation import predict_faces
     from ml.runtime import load_runner
@@ -158,7 +160,7 @@ def test_training_and_evaluation_predict_faces_the_same_way_in_batches(tiny_expo
         split=["x"] * n,
         names=[f"{i}.jpg" for i in range(n)],
     )
-    runner = load_runner(tiny_export, "fp32")
+    runner = load_runner(tiny_model_dir, "fp32")
     batches: list[int] = []
 
     def counted(batch):

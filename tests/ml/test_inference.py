@@ -35,8 +35,8 @@ class CountingRunner:
 
 
 @pytest.fixture(scope="module")
-def analyzer(tiny_export) -> Analyzer:
-    return Analyzer.load(tiny_export, detector="opencv", runtime="int8", threads=1)
+def analyzer(tiny_model_dir) -> Analyzer:
+    return Analyzer.load(tiny_model_dir, detector="opencv", runtime="int8", threads=1)
 
 
 def png_header(width: int, height: int) -> bytes:
@@ -102,14 +102,14 @@ def test_missing_model_folder_raises_model_not_found_saying_what_was_expected(tm
         Analyzer.load(tmp_path / "no-model-here", detector="opencv")
 
 
-def test_export_without_any_model_file_raises_model_not_found(tiny_export, tmp_path):
-    (tmp_path / "metadata.json").write_bytes((tiny_export / "metadata.json").read_bytes())
+def test_export_without_any_model_file_raises_model_not_found(tiny_model_dir, tmp_path):
+    (tmp_path / "metadata.json").write_bytes((tiny_model_dir / "metadata.json").read_bytes())
     with pytest.raises(ModelNotFound, match=r"model_int8\.tflite"):
         Analyzer.load(tmp_path, detector="opencv")
 
 
 def test_tflite_inference_does_not_import_tensorflow_or_keras(
-    tiny_export, astronaut_jpeg, tmp_path
+    tiny_model_dir, astronaut_jpeg, tmp_path
 ):
     frame = tmp_path / "frame.jpg"
     frame.write_bytes(astronaut_jpeg)
@@ -117,7 +117,7 @@ def test_tflite_inference_does_not_import_tensorflow_or_keras(
         "import sys\n"
         "from pathlib import Path\n"
         "from ml.inference import Analyzer\n"
-        f"analyzer = Analyzer.load({str(tiny_export)!r}, detector='auto', runtime='auto')\n"
+        f"analyzer = Analyzer.load({str(tiny_model_dir)!r}, detector='auto', runtime='auto')\n"
         f"result = analyzer.analyze(Path({str(frame)!r}).read_bytes())\n"
         "assert len(result.faces) == 1, result\n"
         "print(sorted(m for m in ('tensorflow', 'keras', 'tf_keras') if m in sys.modules))\n"

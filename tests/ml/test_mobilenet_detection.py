@@ -71,7 +71,7 @@ def test_a_fresh_install_without_network_picks_it_under_auto():
         "    raise OSError('network disabled in this test')\n"
         "socket.socket.connect = no_network\n"
         "socket.create_connection = no_network\n"
-        "from tests.conftest import astronaut_image\n"
+        "from musicmood.samples import astronaut_image\n"
         "from ml.detection import create_detector\n"
         "detector = create_detector('auto')\n"
         "print(detector.name, len(detector.detect(astronaut_image())))\n"
