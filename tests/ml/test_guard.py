@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import ml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,6 +35,7 @@ def test_the_ml_package_has_the_serving_modules():
     } <= set(ml_modules())
 
 
+@pytest.mark.slow  # a fresh process that imports TensorFlow and Keras
 def test_importing_every_ml_module_loads_no_django_celery_or_channels():
     code = (
         "import importlib, sys\n"

@@ -49,6 +49,7 @@ def first_run(datasets, tmp_path_factory) -> tuple[TrainConfig, dict, list[str]]
     return config, result, lines
 
 
+@pytest.mark.slow  # trains with TensorFlow
 def test_a_tiny_training_run_writes_checkpoints_report_plots_and_export(first_run):
     config, result, _lines = first_run
     out = config.out
@@ -77,6 +78,7 @@ def test_a_tiny_training_run_writes_checkpoints_report_plots_and_export(first_ru
     assert [record["epoch"] for record in report["history"]] == [1]
 
 
+@pytest.mark.slow  # trains with TensorFlow
 def test_each_epoch_reports_one_metrics_line(first_run):
     _, _, lines = first_run
     epoch_lines = [line for line in lines if line.startswith("epoch ")]
@@ -86,6 +88,7 @@ def test_each_epoch_reports_one_metrics_line(first_run):
         assert field in epoch_lines[0]
 
 
+@pytest.mark.slow  # trains with TensorFlow
 def test_the_checkpoint_keeps_the_optimizer_after_two_steps(first_run):
     config, _, _ = first_run
 
@@ -94,6 +97,7 @@ def test_the_checkpoint_keeps_the_optimizer_after_two_steps(first_run):
     assert int(model.optimizer.iterations) == 2
 
 
+@pytest.mark.slow  # trains with TensorFlow
 def test_resume_continues_from_the_checkpoint_at_the_next_epoch(first_run, datasets):
     config, _, _ = first_run
     fer, utk = datasets
@@ -121,6 +125,7 @@ def test_resume_continues_from_the_checkpoint_at_the_next_epoch(first_run, datas
     assert state["epoch"] == 2
 
 
+@pytest.mark.slow  # trains with TensorFlow
 def test_resume_refuses_a_checkpoint_made_with_other_preprocessing(first_run, datasets):
     config, _, _ = first_run
     fer, utk = datasets
@@ -132,6 +137,7 @@ def test_resume_refuses_a_checkpoint_made_with_other_preprocessing(first_run, da
         train(other, echo=lambda line: None)
 
 
+@pytest.mark.slow  # trains with TensorFlow
 def test_the_learning_rate_finder_saves_a_plot_and_suggests_a_rate(datasets, tmp_path):
     fer, _utk = datasets
     config = TrainConfig(
@@ -185,6 +191,7 @@ def test_training_without_any_dataset_is_refused_with_a_clear_message(capsys):
     assert "at least one dataset" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # trains with TensorFlow
 def test_manage_py_train_model_trains_and_exports(datasets, tmp_path):
     fer, utk = datasets
     out = tmp_path / "command"
