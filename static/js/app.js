@@ -6,7 +6,7 @@
  * downsized to at most MAX_SIDE pixels and sent as JPEG blobs.
  *
  * For the player (static/js/player.js) every server message is dispatched on `document` as
- * `musicmood:message`, and each `mood` message also as `musicmood:mood` (detail = the message).
+ * `musicmood:message` (detail = the message).
  *
  * The demographics switch reconnects with `?demographics=0`: the server then sends no age or
  * gender at all (a text control message on the socket would be a protocol error).
@@ -125,7 +125,6 @@
       schedule(MIN_FRAME_INTERVAL_MS);
     } else if (message.type === "mood") {
       showMood(message);
-      emit("musicmood:mood", message);
     } else if (message.type === "error") {
       if (message.code === "too_many_errors") return; // the close follows
       if (message.code !== "busy") s.inFlight = false; // a busy frame was not ours in flight
