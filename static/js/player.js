@@ -58,11 +58,6 @@
     els.status.textContent = text;
   }
 
-  function embedForTrack(uri) {
-    const parts = (uri || "").split(":"); // spotify:track:<id>
-    return parts.length === 3 ? "https://open.spotify.com/embed/" + parts[1] + "/" + parts[2] : "";
-  }
-
   function setEmbed(url) {
     if (!url) {
       els.embed.hidden = true;
@@ -114,7 +109,7 @@
     const tracks = (state.current && state.current.tracks) || [];
     if (index < 0 || index >= tracks.length) return false;
     state.trackIndex = index;
-    setEmbed(embedForTrack(tracks[index].uri));
+    setEmbed(tracks[index].embed_url);
     renderTracks(tracks);
     return true;
   }
