@@ -5,7 +5,7 @@ Redis mode: channels_redis plus a real ``celery -A musicmood worker``), connects
 concurrent ``websockets`` clients on loopback, and has each send frames one at a time (the
 page's rule: the next frame only after the reply); then LOAD_SOCKETS sockets at once send
 LOAD_FRAMES frames each, and every reply is counted. Prints JSON: latency from frame sent to
-``analysis`` received (median, p95), analysed frames per second, dropped/errored replies, next
+``analysis`` received (median, p95), analyzed frames per second, dropped/errored replies, next
 to the in-process ``Analyzer.analyze`` time on the same frame, so transport overhead is a ratio
 from one run.
 

@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--live",
         action="store_true",
         help="also run every face through the live path: pasted into 640x480 camera frames "
-        "at three sizes and analysed as a frame from the page (decode, detection, crop, model)",
+        "at three sizes and analyzed as a frame from the page (decode, detection, crop, model)",
     )
     parser.add_argument(
         "--detector",

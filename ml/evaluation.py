@@ -199,7 +199,7 @@ def evaluate(
     """Evaluate an export; returns {"model", "runtime", "fer": {...}, "utkface": {...}}.
 
     ``live``: also run every evaluated face through the live path (``ml.live``: composed into
-    camera frames, analysed by an ``Analyzer`` with ``detector``); adds ``live.fer`` and
+    camera frames, analyzed by an ``Analyzer`` with ``detector``); adds ``live.fer`` and
     ``live.utkface`` (recall.<size>, found.<metrics>, all.<metrics>).
 
     ``mirror``: average each face with its mirror image; None does what serving does (the

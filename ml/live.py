@@ -1,4 +1,4 @@
-"""Evaluation through the live path: faces composed into camera frames, analysed as served.
+"""Evaluation through the live path: faces composed into camera frames, analyzed as served.
 
 ``evaluate_model`` on its own measures the network on crops cut as training cuts them. What a
 listener gets also depends on the face being found and framed in a camera frame. Here each

@@ -1,4 +1,4 @@
-"""The /ws/mood/ websocket on the real ASGI app, analysing with a real tiny model in-process."""
+"""The /ws/mood/ websocket on the real ASGI app, analyzing with a real tiny model in-process."""
 
 from __future__ import annotations
 
