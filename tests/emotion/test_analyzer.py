@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -14,16 +12,9 @@ from emotion.errors import AnalysisUnavailable
 from ml.export import load_metadata
 from musicmood.env import Env
 from musicmood.stack import ROOT, site_env
+from tests.probe import python_probe
 
 SHIPPED_MODEL = ROOT / "models" / "default"
-
-
-@pytest.fixture
-def tiny(settings, tiny_model_dir):
-    settings.MUSICMOOD_MODEL = str(tiny_model_dir)
-    settings.FACE_DETECTOR = "opencv"
-    settings.FACE_DETECTION_MAX_SIDE = 320
-    return settings
 
 
 def test_an_empty_path_setting_means_its_default_not_the_current_folder():
@@ -46,16 +37,7 @@ def test_an_empty_musicmood_model_serves_the_shipped_model(astronaut_jpeg, tmp_p
         "print(json.dumps([settings.MUSICMOOD_MODEL, len(faces)]))\n"
     )
     env = site_env(MUSICMOOD_MODEL="", FACE_DETECTOR="opencv")
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    model, faces = json.loads(done.stdout.strip().splitlines()[-1])
+    model, faces = json.loads(python_probe(probe, env=env).strip().splitlines()[-1])
     assert model == str(SHIPPED_MODEL)
     assert faces == 1
 
@@ -70,36 +52,38 @@ def test_an_empty_musicmood_model_serves_the_shipped_model(astronaut_jpeg, tmp_p
         ("FRAME_MAX_PIXELS", 640 * 480),
     ],
 )
-def test_a_changed_setting_builds_a_new_analyzer_for_the_next_frame(tiny, name, value):
+def test_a_changed_setting_builds_a_new_analyzer_for_the_next_frame(inline, name, value):
     before = analyzer_get()
     assert analyzer_loaded() and analyzer_get() is before
-    setattr(tiny, name, value)
+    setattr(inline, name, value)
     assert not analyzer_loaded()
     after = analyzer_get()
     assert after is not before and analyzer_loaded()
 
 
-def test_the_new_analyzer_uses_the_changed_detector_settings(tiny):
+def test_the_new_analyzer_uses_the_changed_detector_settings(inline):
     assert analyzer_get().detector.name == "opencv"
-    tiny.FACE_DETECTOR = "retinaface-mobilenet"
-    tiny.FACE_DETECTION_MAX_SIDE = 160
-    tiny.FRAME_MAX_PIXELS = 1000
+    inline.FACE_DETECTOR = "retinaface-mobilenet"
+    inline.FACE_DETECTION_MAX_SIDE = 160
+    inline.FRAME_MAX_PIXELS = 1000
     analyzer = analyzer_get()
     assert (analyzer.detector.name, analyzer.detector.max_side) == ("retinaface-mobilenet", 160)
     assert analyzer.max_pixels == 1000
 
 
-def test_every_setting_the_analyzer_is_built_from_is_in_its_reload_key(tiny):
-    tiny.RETINAFACE_WEIGHTS = "/a"
-    tiny.RETINAFACE_MOBILENET_WEIGHTS = "/b"
+def test_every_setting_the_analyzer_is_built_from_is_in_its_reload_key(inline):
+    inline.RETINAFACE_WEIGHTS = "/a"
+    inline.RETINAFACE_MOBILENET_WEIGHTS = "/b"
     key = analyzer_settings()
     for name in ("MUSICMOOD_MODEL", "FACE_DETECTOR", "RETINAFACE_WEIGHTS"):
-        assert str(getattr(tiny, name)) in key
-    assert {tiny.FACE_DETECTION_MAX_SIDE, tiny.FRAME_MAX_PIXELS, "/b"} <= set(key)
+        assert str(getattr(inline, name)) in key
+    assert {inline.FACE_DETECTION_MAX_SIDE, inline.FRAME_MAX_PIXELS, "/b"} <= set(key)
 
 
-def test_a_model_copied_in_after_a_miss_is_served_without_a_restart(tiny, tmp_path, tiny_model_dir):
-    tiny.MUSICMOOD_MODEL = str(tmp_path / "model")
+def test_a_model_copied_in_after_a_miss_is_served_without_a_restart(
+    inline, tmp_path, tiny_model_dir
+):
+    inline.MUSICMOOD_MODEL = str(tmp_path / "model")
     assert not model_available()
     with pytest.raises(AnalysisUnavailable) as caught:
         analyzer_get()

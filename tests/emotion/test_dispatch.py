@@ -22,14 +22,6 @@ REPLY_TIMEOUT = 30  # the first frame may wait for the model to load
 
 
 @pytest.fixture
-def inline(settings, tiny_model_dir):
-    settings.ANALYSIS_MODE = "inline"
-    settings.MUSICMOOD_MODEL = str(tiny_model_dir)
-    settings.FACE_DETECTOR = "opencv"
-    return settings
-
-
-@pytest.fixture
 def celery_on_redis(settings, clean_redis):
     """Celery mode, with the Celery app's broker and the frame store on REDIS_URL_TEST."""
     from musicmood.celery import app

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import ast
 import pkgutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import ml
+from tests.probe import python_probe
 
 REPO = Path(__file__).resolve().parents[2]
 FORBIDDEN = ("django", "celery", "channels")
@@ -43,11 +42,7 @@ def test_importing_every_ml_module_loads_no_django_celery_or_channels():
         "    importlib.import_module(name)\n"
         f"print(sorted(m for m in {FORBIDDEN!r} if m in sys.modules))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert python_probe(code, timeout=300).strip().splitlines()[-1] == "[]"
 
 
 def site_setting_names() -> set[str]:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
-import subprocess
-import sys
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +14,7 @@ from ml.detection import OpenCVDetector
 from ml.errors import InvalidImage, ModelNotFound
 from ml.inference import Analyzer
 from ml.labels import AGE_BAND_NAMES, MOODS
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.probe import python_probe
 
 
 class CountingRunner:
@@ -122,8 +118,4 @@ def test_tflite_inference_does_not_import_tensorflow_or_keras(
         "assert len(result.faces) == 1, result\n"
         "print(sorted(m for m in ('tensorflow', 'keras', 'tf_keras') if m in sys.modules))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert python_probe(code).strip().splitlines()[-1] == "[]"
