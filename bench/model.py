@@ -1,4 +1,5 @@
-"""Benchmark of the serving path: model runtimes, face detectors, JPEG decode, whole frames.
+"""Benchmark of the serving path: model runtimes, face detectors, JPEG decode, whole frames
+(one face, and two faces side by side).
 
 Prints one JSON object. Usage::
 
@@ -36,14 +37,17 @@ from ml.detection import (  # noqa: E402
     RetinaFaceMobileNetDetector,
 )
 from ml.errors import DetectorWeightsMissing  # noqa: E402
-from ml.export import load_metadata  # noqa: E402
+from ml.export import METADATA_FILE, RUNTIME_FILES, load_metadata  # noqa: E402
 from ml.image import decode_image  # noqa: E402
 from ml.inference import Analyzer  # noqa: E402
 from ml.preprocessing import Preprocessing  # noqa: E402
 from ml.runtime import KerasRunner, Mirrored, TFLiteRunner  # noqa: E402
+from musicmood.samples import astronaut_frame, encode_jpeg, two_face_frame  # noqa: E402
 
 DEFAULT_MODEL = REPO / "models" / "default"
 FRAME_SIZES: tuple[tuple[int, int], ...] = ((640, 480), (320, 240))
+#: JPEG quality of the benchmark's frames (README.md's figures were measured at it).
+JPEG_QUALITY = 80
 TARGETS_MS = {"tflite_int8_per_face": 3.0, "opencv_320x240": 15.0}
 #: A whole frame with the default detector may take at most this much longer than with OpenCV.
 TARGETS_RATIO = {"mobilenet_frame_over_opencv_frame": 1.5}
@@ -64,26 +68,6 @@ def timed(fn: Callable[[], Any], repeats: int, warmup: int = 5) -> dict[str, flo
         "p95_ms": round(times[min(len(times) - 1, int(0.95 * len(times)))], 3),
         "n": repeats,
     }
-
-
-def astronaut_frame(width: int, height: int) -> np.ndarray:
-    """scikit-image's astronaut (one face) letterboxed into a BGR frame of the given size."""
-    from skimage import data
-
-    image = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
-    side = min(width, height)
-    frame = np.full((height, width, 3), 90, np.uint8)
-    x0 = (width - side) // 2
-    frame[:, x0 : x0 + side] = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
-    return frame
-
-
-def encode_jpeg(frame: np.ndarray, quality: int = 80) -> bytes:
-    """JPEG bytes of a BGR frame, as the page sends them."""
-    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise RuntimeError("OpenCV could not encode a JPEG.")
-    return jpeg.tobytes()
 
 
 def export_default(out: Path) -> None:
@@ -118,7 +102,7 @@ def bench_models(model_dir: Path, threads: int, repeats: int) -> dict[str, Any]:
     face = np.random.default_rng(1).random((1, *meta.input_shape)).astype(np.float32)
     four = np.repeat(face, 4, axis=0)
     result: dict[str, Any] = {}
-    for kind, file in (("tflite_int8", "model_int8.tflite"), ("tflite_fp32", "model_fp32.tflite")):
+    for kind, file in (RUNTIME_FILES["int8"], RUNTIME_FILES["fp32"]):
         if (model_dir / file).is_file():
             runner = TFLiteRunner(model_dir / file, threads=threads)
             result[kind] = timed(lambda r=runner: r.predict(face), repeats)
@@ -131,8 +115,9 @@ def bench_models(model_dir: Path, threads: int, repeats: int) -> dict[str, Any]:
                 )
     served = "tflite_int8_mirrored" if "tflite_int8_mirrored" in result else "tflite_int8"
     result["served"] = served if served in result else None
-    if (model_dir / "model.keras").is_file():
-        keras_runner = KerasRunner(model_dir / "model.keras")
+    keras_file = model_dir / RUNTIME_FILES["keras"][1]
+    if keras_file.is_file():
+        keras_runner = KerasRunner(keras_file)
         result["keras_predict_on_batch"] = timed(lambda: keras_runner.predict(face), repeats)
     if "tflite_int8" in result and "keras_predict_on_batch" in result:
         result["ratio_int8_over_keras"] = round(
@@ -179,10 +164,10 @@ def bench_detectors(detectors: dict[str, Any], repeats: int) -> dict[str, Any]:
 
 
 def bench_decode(repeats: int) -> dict[str, Any]:
-    """JPEG decode time (quality 80, as the page sends) per frame size."""
+    """JPEG decode time (quality JPEG_QUALITY) per frame size."""
     result = {}
     for w, h in FRAME_SIZES:
-        data = encode_jpeg(astronaut_frame(w, h))
+        data = encode_jpeg(astronaut_frame(w, h), JPEG_QUALITY)
         result[f"{w}x{h}"] = {**timed(lambda d=data: decode_image(d), repeats), "bytes": len(data)}
     return result
 
@@ -192,18 +177,8 @@ def bench_frames(
 ) -> dict[str, Any]:
     """Whole path per 640x480 JPEG with one face (decode, detection, int8 model), per detector,
     and pool throughput with the default detector."""
-    data = encode_jpeg(astronaut_frame(640, 480))
-    result: dict[str, Any] = {}
-    for name, detector in detectors.items():
-        if isinstance(detector, str):
-            continue
-        analyzer = Analyzer.load(model_dir, detector=detector, runtime="auto", threads=threads)
-        runs = repeats if name != "retinaface-resnet50" else max(5, repeats // 5)
-        result[name] = {
-            **timed(lambda a=analyzer: a.analyze(data), runs),
-            "faces": len(analyzer.analyze(data).faces),
-            "runtime": analyzer.runner.name,
-        }
+    data = encode_jpeg(astronaut_frame(640, 480), JPEG_QUALITY)
+    result = bench_whole_frames(model_dir, detectors, threads, repeats, data)
     if "retinaface-mobilenet" in result:
         result["ratio_mobilenet_over_opencv"] = round(
             result["retinaface-mobilenet"]["median_ms"] / result["opencv"]["median_ms"], 3
@@ -226,18 +201,20 @@ def bench_frames(
     return result
 
 
-def bench_empty_frames(model_dir: Path, detectors: dict[str, Any], threads: int, repeats: int):
-    """Whole path per 640x480 JPEG with no face, per detector: what a frame costs while nobody
-    is in front of the camera (RetinaFace MobileNet then looks twice, the second time upscaled)."""
-    data = encode_jpeg(np.full((480, 640, 3), 90, np.uint8))
+def bench_whole_frames(
+    model_dir: Path, detectors: dict[str, Any], threads: int, repeats: int, data: bytes
+) -> dict[str, Any]:
+    """``Analyzer.analyze`` time of the JPEG ``data`` per detector, with the faces found."""
     result: dict[str, Any] = {}
     for name, detector in detectors.items():
-        if isinstance(detector, str) or name == "retinaface-resnet50":
+        if isinstance(detector, str):
             continue
         analyzer = Analyzer.load(model_dir, detector=detector, runtime="auto", threads=threads)
+        runs = repeats if name != "retinaface-resnet50" else max(5, repeats // 5)
         result[name] = {
-            **timed(lambda a=analyzer: a.analyze(data), repeats),
+            **timed(lambda a=analyzer: a.analyze(data), runs),
             "faces": len(analyzer.analyze(data).faces),
+            "runtime": analyzer.runner.name,
         }
     return result
 
@@ -253,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="musicmood-bench-") as tmp:
         if args.model is not None:
             model_dir, source = args.model, f"--model {args.model}"
-        elif (DEFAULT_MODEL / "metadata.json").is_file():
+        elif (DEFAULT_MODEL / METADATA_FILE).is_file():
             model_dir, source = DEFAULT_MODEL, "models/default"
         else:
             model_dir = Path(tmp) / "untrained"
@@ -278,8 +255,19 @@ def main(argv: list[str] | None = None) -> int:
             "frame_640x480": bench_frames(
                 model_dir, detectors, args.threads, max(20, args.repeats // 4)
             ),
-            "empty_frame_640x480": bench_empty_frames(
-                model_dir, detectors, args.threads, max(20, args.repeats // 4)
+            "frame_640x480_two_faces": bench_whole_frames(
+                model_dir,
+                detectors,
+                args.threads,
+                max(20, args.repeats // 4),
+                encode_jpeg(two_face_frame(640, 480), JPEG_QUALITY),
+            ),
+            "empty_frame_640x480": bench_whole_frames(
+                model_dir,
+                detectors,
+                args.threads,
+                max(20, args.repeats // 4),
+                encode_jpeg(np.full((480, 640, 3), 90, np.uint8), JPEG_QUALITY),
             ),
             "per_face_model": bench_models(model_dir, args.threads, args.repeats),
         }

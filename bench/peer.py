@@ -26,16 +26,9 @@ sys.path.insert(0, str(REPO))
 
 from ml.inference import Analyzer  # noqa: E402
 from ml.live import LIVE_SIZES, compose_frame  # noqa: E402
+from musicmood.samples import astronaut_frame  # noqa: E402
 
 DEFAULT_MODEL = REPO / "models" / "default"
-
-
-def astronaut_frame():
-    from skimage import data
-
-    image = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
-    fitted = cv2.resize(image, (480, 480))
-    return cv2.copyMakeBorder(fitted, 0, 0, 80, 80, cv2.BORDER_CONSTANT, value=(40, 40, 40))
 
 
 def timed(fn, frames) -> dict:

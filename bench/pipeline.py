@@ -5,7 +5,7 @@ Redis mode: channels_redis plus a real ``celery -A musicmood worker``), connects
 concurrent ``websockets`` clients on loopback, and has each send frames one at a time (the
 page's rule: the next frame only after the reply); then LOAD_SOCKETS sockets at once send
 LOAD_FRAMES frames each, and every reply is counted. Prints JSON: latency from frame sent to
-``analysis`` received (median, p95), analysed frames per second, dropped/errored replies, next
+``analysis`` received (median, p95), analyzed frames per second, dropped/errored replies, next
 to the in-process ``Analyzer.analyze`` time on the same frame, so transport overhead is a ratio
 from one run.
 
@@ -29,12 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import cv2  # noqa: E402
 import redis  # noqa: E402
 import websockets  # noqa: E402
 
+from ml.export import METADATA_FILE  # noqa: E402
+from musicmood.samples import astronaut_frame, build_tiny_model, encode_jpeg  # noqa: E402
 from musicmood.stack import celery_worker, site_env, web_server  # noqa: E402
-from tests.conftest import astronaut_image, build_tiny_model  # noqa: E402
 
 CLIENTS = (1, 4, 16)
 #: The fixed load: this many sockets at once, each sending this many frames one at a time.
@@ -44,15 +44,6 @@ LEVEL_SECONDS = float(os.environ.get("BENCH_LEVEL_SECONDS", "6"))
 IN_PROCESS_RUNS = 60
 REDIS_URL = os.environ.get("REDIS_URL_TEST", "redis://127.0.0.1:6379/15")
 SHIPPED_MODEL = ROOT / "models" / "default"
-
-
-def frame_jpeg() -> bytes:
-    """The astronaut photo letterboxed to 640x480, JPEG quality 70, as the page sends it."""
-    image = astronaut_image()
-    scale = 480 / image.shape[0]
-    fitted = cv2.resize(image, (round(image.shape[1] * scale), 480))
-    canvas = cv2.copyMakeBorder(fitted, 0, 0, 80, 80, cv2.BORDER_CONSTANT, value=(40, 40, 40))
-    return cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 70])[1].tobytes()
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
@@ -150,7 +141,7 @@ async def fixed_load(url: str, frame: bytes) -> dict:
         "frames_per_socket": LOAD_FRAMES,
         "sent": LOAD_SOCKETS * LOAD_FRAMES,
         "answered": out["answered"],
-        "analysed": len(out["latency"]),
+        "analyzed": len(out["latency"]),
         "errors": out["errors"],
         "latency": percentiles(out["latency"]),
         "seconds": round(time.perf_counter() - started, 2),
@@ -167,10 +158,10 @@ def run_mode(env: dict, frame: bytes, log_dir: Path, *, redis_mode: bool) -> dic
 
 
 def main() -> None:
-    frame = frame_jpeg()
+    frame = encode_jpeg(astronaut_frame(640, 480))
     with tempfile.TemporaryDirectory(prefix="musicmood-bench-") as tmp:
         tmp_path = Path(tmp)
-        if (SHIPPED_MODEL / "metadata.json").is_file():
+        if (SHIPPED_MODEL / METADATA_FILE).is_file():
             model_dir, model = SHIPPED_MODEL, "shipped (models/default)"
         else:
             model_dir = build_tiny_model(tmp_path / "tiny-model")
@@ -205,12 +196,12 @@ def main() -> None:
                 report["redis_worker"] = run_mode(redis_env, frame, tmp_path, redis_mode=True)
             finally:
                 client_.flushdb()
-        analyse_ms = report["in_process_analyze"]["median_ms"]
+        analyze_ms = report["in_process_analyze"]["median_ms"]
         for mode in ("embedded", "redis_worker"):
             if isinstance(report[mode], dict):
                 for row in report[mode]["levels"]:
                     median = row["latency"]["median_ms"]
-                    row["overhead_ratio"] = round(median / analyse_ms, 2) if median else None
+                    row["overhead_ratio"] = round(median / analyze_ms, 2) if median else None
     print(json.dumps(report, indent=2))
 
 

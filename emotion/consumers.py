@@ -1,9 +1,10 @@
 """The ``/ws/mood/`` websocket: frames in, analyses and moods out.
 
 An interface only: it checks each message's size, type, rate and whether a frame is already in
-analysis, hands accepted frames to ``emotion.services``, and shapes the replies. It never
-decodes an image and never imports the model runtime. The protocol (message types, error codes,
-close codes) is documented in README.md, "The websocket protocol".
+analysis, hands accepted frames to ``emotion.dispatch``, feeds results to the mood services and
+sends the replies ``emotion.messages`` shapes. It never decodes an image and never imports the
+model runtime. The protocol (message types, error codes, close codes) is documented in
+README.md, "The websocket protocol".
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -21,25 +21,24 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from emotion import services
+from emotion.dispatch import analysis_submit, analysis_warm_up
 from emotion.errors import AnalysisUnavailable
 from emotion.limits import ErrorWindow, TokenBucket
+from emotion.messages import (
+    ANALYSIS_FAILED_MESSAGE,
+    CLIENT_ERRORS,
+    CLOSE_TOO_MANY_ERRORS,
+    analysis_message,
+    error_message,
+    mood_message,
+)
 from emotion.mood import Mood
 from playlists.listener import listener_key_from_cookies
 
 logger = logging.getLogger(__name__)
 
-#: Close code sent after WS_MAX_ERRORS client errors within WS_ERROR_WINDOW_SECONDS
-#: (4000-4999 is for applications; 4008 echoes 1008 "policy violation").
-CLOSE_TOO_MANY_ERRORS = 4008
-
 #: The first bytes of the two accepted image types; anything else is refused unread.
 IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
-
-#: Error codes caused by the client: they count towards WS_MAX_ERRORS. Server-side failures
-#: (analysis_failed, analysis_timeout, analysis_unavailable, model_unavailable) do not.
-CLIENT_ERRORS = frozenset(
-    {"frame_too_large", "not_an_image", "text_not_allowed", "rate_limited", "busy"}
-)
 
 
 class MoodConsumer(AsyncWebsocketConsumer):
@@ -52,7 +51,7 @@ class MoodConsumer(AsyncWebsocketConsumer):
         self.in_flight: int | None = None
         self.received_at = 0.0
         self.timer: asyncio.Task | None = None
-        self.mood_state = services.mood_state_new()
+        self.mood_state = services.mood_state_new(demographics=self.demographics)
         self.bucket = TokenBucket(
             rate=settings.FRAME_RATE_PER_SECOND, burst=settings.FRAME_RATE_BURST
         )
@@ -66,7 +65,7 @@ class MoodConsumer(AsyncWebsocketConsumer):
             listener_key_from_cookies(self.scope.get("cookies", {})) or self.channel_name
         )
         await self.accept()
-        services.analysis_warm_up()
+        analysis_warm_up()
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
@@ -112,9 +111,7 @@ class MoodConsumer(AsyncWebsocketConsumer):
         frame_no = self.frame_counter
         self.in_flight, self.received_at = frame_no, now
         try:
-            await services.analysis_submit(
-                channel_name=self.channel_name, frame_no=frame_no, data=data
-            )
+            await analysis_submit(channel_name=self.channel_name, frame_no=frame_no, data=data)
         except AnalysisUnavailable as err:
             self.in_flight = None
             await self.send_error(err.code, err.message, frame=frame_no)
@@ -137,7 +134,7 @@ class MoodConsumer(AsyncWebsocketConsumer):
             self.timer.cancel()
             self.timer = None
 
-    async def frame_analysed(self, event: dict[str, Any]) -> None:
+    async def frame_analyzed(self, event: dict[str, Any]) -> None:
         """Channel-layer handler: a frame's result, from the thread pool or a worker."""
         if self.closing or event.get("frame") != self.in_flight:
             return  # a late result for a frame already reported as timed out
@@ -148,21 +145,20 @@ class MoodConsumer(AsyncWebsocketConsumer):
             return
         now = time.monotonic()
         try:
+            ms = (now - self.received_at) * 1000.0
+            await self.send_json(analysis_message(event, demographics=self.demographics, ms=ms))
             analysis = event["analysis"]
-            await self.send_json(self._analysis_message(event, analysis, now))
             change = services.mood_update(state=self.mood_state, analysis=analysis, now=now)
         except Exception:
             # Process boundary: a malformed result must cost one frame, not the socket.
             logger.exception("Could not handle the result of frame %s", event.get("frame"))
-            await self.send_error("analysis_failed", "The analysis of this frame failed.")
+            await self.send_error("analysis_failed", ANALYSIS_FAILED_MESSAGE)
             return
         if change is not None:
             await self._announce(change)
 
     async def _announce(self, change: Mood) -> None:
-        if not self.demographics:
-            change = replace(change, age_band=None, gender=None)
-        await self.send_json({"type": "mood", **change.to_dict()})
+        await self.send_json(mood_message(change))
         try:
             playlist = await database_sync_to_async(services.mood_playlist_message)(
                 mood=change, session_key=self.session_key
@@ -175,39 +171,21 @@ class MoodConsumer(AsyncWebsocketConsumer):
         if playlist is not None:
             await self.send_json(playlist)
 
-    def _analysis_message(self, event: dict, analysis: dict, now: float) -> dict[str, Any]:
-        faces = analysis["faces"]
-        if not self.demographics:
-            faces = [{**face, "age": None, "age_band": None, "gender": None} for face in faces]
-        return {
-            "type": "analysis",
-            "frame": event["frame"],
-            "width": analysis["width"],
-            "height": analysis["height"],
-            "faces": faces,
-            "ms": round((now - self.received_at) * 1000.0, 1),
-            "analysis_ms": event.get("ms"),
-        }
-
     async def send_json(self, content: dict[str, Any]) -> None:
         """Send one JSON text message."""
         await self.send(text_data=json.dumps(content, separators=(",", ":")))
 
     async def send_error(self, code: str, message: str, *, frame: int | None = None) -> None:
         """Send an ``error`` message; close the socket when the client keeps erring."""
-        error: dict[str, Any] = {"type": "error", "code": code, "message": message}
-        if frame is not None:
-            error["frame"] = frame
-        await self.send_json(error)
+        await self.send_json(error_message(code, message, frame=frame))
         if code in CLIENT_ERRORS and self.client_errors.record(time.monotonic()):
             self.closing = True
             self._stop_timer()
             await self.send_json(
-                {
-                    "type": "error",
-                    "code": "too_many_errors",
-                    "message": f"{settings.WS_MAX_ERRORS} errors within "
+                error_message(
+                    "too_many_errors",
+                    f"{settings.WS_MAX_ERRORS} errors within "
                     f"{settings.WS_ERROR_WINDOW_SECONDS:g} s; closing the connection.",
-                }
+                )
             )
             await self.close(code=CLOSE_TOO_MANY_ERRORS)

@@ -2,7 +2,7 @@
 
 
 class AnalysisUnavailable(Exception):
-    """Frames cannot be analysed now: no model, or no reachable analysis queue."""
+    """Frames cannot be analyzed now: no model, or no reachable analysis queue."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

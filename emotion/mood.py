@@ -16,7 +16,8 @@ How a frame becomes a mood:
    (c) both have held without a break for ``min_dwell_seconds``. After ``absence_seconds``
    without a face the mood decays to ``None`` ("no one here").
 4. Age and gender are smoothed over the same window; the age band and gender only change when
-   the smoothed value is past the boundary by a margin, so they do not flicker either.
+   the smoothed value is past the boundary by a margin, so they do not flicker either. With
+   ``demographics`` off (the listener's switch) they are neither estimated nor announced.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class MoodConfig:
     absence_seconds: float = 3.0
     age_margin_years: float = 2.0
     gender_margin: float = 0.1
+    #: Off: age band and gender stay None, so their changes announce nothing.
+    demographics: bool = True
 
     def __post_init__(self) -> None:
         if self.window_seconds <= 0:
@@ -169,10 +172,11 @@ def _gender_with_hysteresis(current: str | None, female: float, margin: float) -
 
 
 def mood_step(state: MoodState, faces: Sequence[FaceLike], *, now: float) -> Mood | None:
-    """Feed one analysed frame taken at ``now``; returns the new ``Mood`` when it changed.
+    """Feed one analyzed frame taken at ``now``; returns the new ``Mood`` when it changed.
 
-    A change is a different mood, age band or gender (face count and confidence travel with
-    it but do not trigger a message on their own). ``state`` is updated in place.
+    A change is a different mood, age band or gender, or someone arriving where no one was
+    (face count and confidence travel with it but do not trigger a message on their own).
+    ``state`` is updated in place.
     """
     config = state.config
     estimate = fuse_faces(faces)
@@ -192,8 +196,9 @@ def mood_step(state: MoodState, faces: Sequence[FaceLike], *, now: float) -> Moo
         state.announced = NO_ONE
         return NO_ONE
 
-    state.age_band = _band_with_hysteresis(state.age_band, group.age, config.age_margin_years)
-    state.gender = _gender_with_hysteresis(state.gender, group.female, config.gender_margin)
+    if config.demographics:
+        state.age_band = _band_with_hysteresis(state.age_band, group.age, config.age_margin_years)
+        state.gender = _gender_with_hysteresis(state.gender, group.female, config.gender_margin)
     mood = _mood_with_dwell(state, group.emotion, now=now)
     confidence = group.emotion[mood] if mood is not None else max(group.emotion.values())
     new = Mood(
@@ -204,11 +209,15 @@ def mood_step(state: MoodState, faces: Sequence[FaceLike], *, now: float) -> Moo
         gender=state.gender,
         probabilities=dict(group.emotion),
     )
-    old = state.announced
-    if (new.mood, new.age_band, new.gender) == (old.mood, old.age_band, old.gender):
+    if _announced_part(new) == _announced_part(state.announced):
         return None
     state.announced = new
     return new
+
+
+def _announced_part(mood: Mood) -> tuple[str | None, str | None, str | None, bool]:
+    """What a new ``mood`` message is sent for: mood, age band, gender, whether anyone is there."""
+    return (mood.mood, mood.age_band, mood.gender, mood.faces > 0)
 
 
 def _mood_with_dwell(state: MoodState, emotion: Mapping[str, float], *, now: float) -> str | None:

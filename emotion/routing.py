@@ -4,4 +4,7 @@ from django.urls import path
 
 from emotion.consumers import MoodConsumer
 
-websocket_urlpatterns = [path("ws/mood/", MoodConsumer.as_asgi())]
+#: Where the page opens its socket (README.md, "The websocket protocol").
+MOOD_SOCKET_PATH = "ws/mood/"
+
+websocket_urlpatterns = [path(MOOD_SOCKET_PATH, MoodConsumer.as_asgi())]

@@ -4,7 +4,9 @@ from django.shortcuts import render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 
-from emotion import services
+from emotion.analyzer import model_available
+from emotion.messages import CLOSE_TOO_MANY_ERRORS
+from emotion.routing import MOOD_SOCKET_PATH
 from ml.labels import MOODS
 from playlists.listener import listener_cookie_set, listener_key, listener_key_new
 
@@ -19,8 +21,11 @@ def index(request: HttpRequest) -> HttpResponse:
     except TemplateDoesNotExist:
         player_template = None
     context = {
-        "model_missing": settings.ANALYSIS_MODE == "inline" and not services.model_available(),
+        "model_missing": settings.ANALYSIS_MODE == "inline" and not model_available(),
         "frame_max_bytes": settings.FRAME_MAX_BYTES,
+        # The page reads the protocol's facts from here rather than repeating them.
+        "socket_path": "/" + MOOD_SOCKET_PATH,
+        "close_too_many_errors": CLOSE_TOO_MANY_ERRORS,
         "moods": MOODS,
         "player_template": player_template,
     }

@@ -1,4 +1,4 @@
-"""What the analyser returns for one frame: plain, serialisable value objects."""
+"""What the analyzer returns for one frame: plain, serialisable value objects."""
 
 from __future__ import annotations
 

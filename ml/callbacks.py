@@ -15,8 +15,9 @@ import numpy as np
 from tqdm import tqdm
 
 from ml.datasets import FaceSet
+from ml.evaluation import predict_faces
 from ml.metrics import evaluate_predictions
-from ml.preprocessing import Preprocessing, to_model_input
+from ml.preprocessing import Preprocessing
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +25,6 @@ logger = logging.getLogger(__name__)
 TRAIN_KEYS: tuple[str, ...] = ("loss", "emotion_loss", "age_loss", "gender_loss")
 #: Smallest validation score gain that counts as an improvement for early stopping.
 MIN_SCORE_DELTA = 1e-4
-PREDICT_BATCH = 256
 
 
 class TqdmProgress(keras.callbacks.Callback):
@@ -56,24 +56,9 @@ class TqdmProgress(keras.callbacks.Callback):
             self.bar = None
 
 
-def predict_faces(model: keras.Model, faces: FaceSet, params: Preprocessing) -> dict[str, Any]:
-    """Model outputs for every face: emotion (N, K), age (N,), gender (N,) as numpy arrays."""
-    outputs: dict[str, list[np.ndarray]] = {"emotion": [], "age": [], "gender": []}
-    for start in range(0, len(faces), PREDICT_BATCH):
-        x = to_model_input(faces.images[start : start + PREDICT_BATCH], params)
-        batch = model.predict_on_batch(x)
-        for name in outputs:
-            outputs[name].append(np.asarray(batch[name]))
-    return {
-        "emotion": np.concatenate(outputs["emotion"]),
-        "age": np.concatenate(outputs["age"]).reshape(-1),
-        "gender": np.concatenate(outputs["gender"]).reshape(-1),
-    }
-
-
 def evaluate_faces(model: keras.Model, faces: FaceSet, params: Preprocessing) -> dict[str, Any]:
     """``metrics.evaluate_predictions`` of ``model`` on ``faces``."""
-    predicted = predict_faces(model, faces, params)
+    predicted = predict_faces(model.predict_on_batch, faces, params)
     return evaluate_predictions(
         emotion_true=faces.emotion,
         emotion_prob=predicted["emotion"],

@@ -12,6 +12,10 @@ rather than ``TFLiteConverter.from_keras_model``: the latter left slow variable 
 graph. Their signature keeps the outputs by name (``emotion`` (N, 4), ``age`` (N, 1),
 ``gender`` (N, 1)) and the batch dimension dynamic, so all faces of a frame run in one call.
 
+This module is the export's contract: the file names, the signature, the outputs and which
+file each runtime serves are defined here and imported by the model, the runners, the
+installer and the benchmarks.
+
 ``load_metadata`` imports neither TensorFlow nor Keras; ``export_model`` imports both lazily.
 """
 
@@ -46,7 +50,16 @@ TFLITE_FP32_FILE = "model_fp32.tflite"
 TFLITE_INT8_FILE = "model_int8.tflite"
 #: Name of the TFLite signature that serving calls.
 SIGNATURE_KEY = "serving_default"
-OUTPUT_NAMES: tuple[str, ...] = ("emotion", "age", "gender")
+#: The model's outputs by name, with their width: emotion (N, 4) probabilities in ``MOODS``
+#: order, age (N, 1) in years, gender (N, 1) the probability that the face is female.
+OUTPUT_WIDTHS: dict[str, int] = {"emotion": len(MOODS), "age": 1, "gender": 1}
+OUTPUT_NAMES: tuple[str, ...] = tuple(OUTPUT_WIDTHS)
+#: Runtime name -> (key in metadata ``files``, file name), in the order runtime "auto" tries.
+RUNTIME_FILES: dict[str, tuple[str, str]] = {
+    "int8": ("tflite_int8", TFLITE_INT8_FILE),
+    "fp32": ("tflite_fp32", TFLITE_FP32_FILE),
+    "keras": ("keras", KERAS_FILE),
+}
 #: At most this many calibration images feed the int8 quantiser (more adds time, not accuracy).
 MAX_CALIBRATION_SAMPLES = 500
 _VERSIONED_PACKAGES = (
@@ -152,17 +165,22 @@ def load_metadata(model_dir: str | Path) -> ExportMetadata:
     path = Path(model_dir) / METADATA_FILE
     if not path.is_file():
         found = "found no " + METADATA_FILE if Path(model_dir).is_dir() else "it does not exist"
+        model_files = ", ".join(name for _, name in RUNTIME_FILES.values())
         raise ModelNotFound(
-            f"Expected an exported model folder with {METADATA_FILE} (and {TFLITE_INT8_FILE}, "
-            f"{TFLITE_FP32_FILE} or {KERAS_FILE}) at {Path(model_dir).resolve()}, but "
-            f"{found}. "
-            "Train one with `python manage.py train_model` or set MUSICMOOD_MODEL."
+            f"Expected an exported model folder with {METADATA_FILE} (and one of {model_files}) "
+            f"at {Path(model_dir).resolve()}, but {found}. ml.export.export_model writes one "
+            "(training does, at its end)."
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise IncompatibleModel(f"{path}: not readable JSON: {err}") from err
     return ExportMetadata.from_dict(data, source=str(path))
+
+
+def empty_outputs() -> dict[str, np.ndarray]:
+    """The outputs of a batch of no faces: float32 (0, width) by name."""
+    return {name: np.zeros((0, width), np.float32) for name, width in OUTPUT_WIDTHS.items()}
 
 
 def package_versions() -> dict[str, str]:
@@ -251,7 +269,8 @@ def export_model(
         )
     out.mkdir(parents=True, exist_ok=True)
 
-    files = {"keras": KERAS_FILE, "tflite_fp32": TFLITE_FP32_FILE}
+    written = ("keras", "fp32", "int8") if int8 else ("keras", "fp32")
+    files = {RUNTIME_FILES[kind][0]: RUNTIME_FILES[kind][1] for kind in written}
     model.save(out / KERAS_FILE)
     with tempfile.TemporaryDirectory(prefix="musicmood-savedmodel-") as tmp:
         saved = Path(tmp) / "saved_model"
@@ -259,7 +278,6 @@ def export_model(
         (out / TFLITE_FP32_FILE).write_bytes(convert_tflite(saved, calibration=None))
         if int8:
             (out / TFLITE_INT8_FILE).write_bytes(convert_tflite(saved, calibration=calibration))
-            files["tflite_int8"] = TFLITE_INT8_FILE
         elif (out / TFLITE_INT8_FILE).exists():
             (out / TFLITE_INT8_FILE).unlink()  # a stale int8 file would be served first
 

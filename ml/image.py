@@ -234,15 +234,10 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
     return image
 
 
-def read_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Read an image file the way ``decode_image`` decodes bytes: BGR uint8 (H, W, 3)."""
-    return read_image_file(path, max_pixels=max_pixels)[1]
-
-
 def read_image_file(
     path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> tuple[bytes, np.ndarray]:
-    """(the file's bytes, its image as ``read_image`` gives it); raises ``InvalidImage``."""
+    """(the file's bytes, its image as ``decode_image`` decodes them); raises ``InvalidImage``."""
     try:
         data = Path(path).read_bytes()
     except OSError as err:

@@ -88,7 +88,7 @@ class Analyzer:
         if framing and framing != detector.name:
             logger.warning(
                 "%s was trained on faces framed by the %s detector but is served with %s: "
-                "faces will be framed differently from training (set FACE_DETECTOR=%s).",
+                "faces will be framed differently from training (serve it with %s).",
                 model_dir,
                 framing,
                 detector.name,
@@ -99,11 +99,11 @@ class Analyzer:
         )
 
     def analyze(self, data: bytes) -> FrameAnalysis:
-        """Analyse JPEG or PNG bytes; raises ``ml.errors.InvalidImage`` for undecodable ones."""
+        """Analyze JPEG or PNG bytes; raises ``ml.errors.InvalidImage`` for undecodable ones."""
         return self.analyze_image(decode_image(data, max_pixels=self.max_pixels))
 
     def analyze_image(self, image_bgr: np.ndarray) -> FrameAnalysis:
-        """Analyse a uint8 BGR (H, W, 3) image: every detected face, one network call."""
+        """Analyze a uint8 BGR (H, W, 3) image: every detected face, one network call."""
         height, width = image_bgr.shape[:2]
         faces = self.detector.detect(image_bgr)
         if not faces:

@@ -14,23 +14,11 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from ml.export import (
-    KERAS_FILE,
-    METADATA_FILE,
-    TFLITE_FP32_FILE,
-    TFLITE_INT8_FILE,
-    load_metadata,
-)
+from ml.export import METADATA_FILE, RUNTIME_FILES, load_metadata
 
 logger = logging.getLogger(__name__)
 
-#: Runtime name -> (metadata ``files`` key, file name).
-INSTALLABLE: dict[str, tuple[str, str]] = {
-    "int8": ("tflite_int8", TFLITE_INT8_FILE),
-    "fp32": ("tflite_fp32", TFLITE_FP32_FILE),
-    "keras": ("keras", KERAS_FILE),
-}
-_MODEL_FILES = (KERAS_FILE, TFLITE_FP32_FILE, TFLITE_INT8_FILE, METADATA_FILE)
+_MODEL_FILES = (*(name for _, name in RUNTIME_FILES.values()), METADATA_FILE)
 
 
 def install_export(source: str | Path, target: str | Path, *, runtime: str = "int8") -> Path:
@@ -48,11 +36,11 @@ def install_export(source: str | Path, target: str | Path, *, runtime: str = "in
         ModelNotFound / IncompatibleModel: ``source`` is not a valid export.
         FileNotFoundError: the export has no file for ``runtime``.
     """
-    if runtime not in INSTALLABLE:
-        raise ValueError(f"Expected runtime in {tuple(INSTALLABLE)}, got {runtime!r}.")
+    if runtime not in RUNTIME_FILES:
+        raise ValueError(f"Expected runtime in {tuple(RUNTIME_FILES)}, got {runtime!r}.")
     source, target = Path(source), Path(target)
     metadata = load_metadata(source)
-    key, name = INSTALLABLE[runtime]
+    key, name = RUNTIME_FILES[runtime]
     if not (source / name).is_file():
         raise FileNotFoundError(f"Expected {name} in the export {source}, found none.")
     if source.resolve() == target.resolve():

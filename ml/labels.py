@@ -42,8 +42,3 @@ def age_band(years: float) -> str:
         if low <= years < high:
             return name
     return AGE_BANDS[-1][0]
-
-
-def gender_label(p_female: float, *, threshold: float = 0.5) -> str:
-    """'female' when ``p_female`` >= threshold, else 'male'."""
-    return "female" if p_female >= threshold else "male"

@@ -1,4 +1,4 @@
-"""Evaluation through the live path: faces composed into camera frames, analysed as served.
+"""Evaluation through the live path: faces composed into camera frames, analyzed as served.
 
 ``evaluate_model`` on its own measures the network on crops cut as training cuts them. What a
 listener gets also depends on the face being found and framed in a camera frame. Here each
@@ -88,7 +88,7 @@ def _found(faces: Sequence[FaceAnalysis], placed: tuple[int, int, int, int]) -> 
     return max(inside, key=lambda face: face.box[2] * face.box[3], default=None)
 
 
-def analyse_live(
+def analyze_live(
     analyzer,
     images: Sequence[np.ndarray],
     *,

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from ml.export import OUTPUT_NAMES
 from ml.labels import MOODS
 
 #: VGG16's convolutional topology: 13 conv layers in 5 blocks, filters per layer at width 1.0.
@@ -25,7 +26,6 @@ VGG16_BLOCKS: tuple[tuple[int, ...], ...] = (
 #: The age head predicts (years - AGE_CENTER) / AGE_SCALE, and the model rescales it to years.
 AGE_CENTER = 35.0
 AGE_SCALE = 20.0
-OUTPUT_NAMES: tuple[str, ...] = ("emotion", "age", "gender")
 
 
 def build_model(
@@ -51,7 +51,7 @@ def build_model(
 
     Returns:
         A functional ``keras.Model`` with input ``image`` (N, S, S, C) float32 in [0, 1] and
-        outputs ``{"emotion", "age", "gender"}``.
+        the outputs ``ml.export.OUTPUT_NAMES`` by name.
     """
     if input_size < 32:
         raise ValueError(f"input_size must be at least 32 (five 2x poolings), got {input_size}.")
@@ -85,9 +85,8 @@ def build_model(
     age = layers.Rescaling(AGE_SCALE, offset=AGE_CENTER, name="age")(age_raw)
     gender = layers.Dense(1, activation="sigmoid", name="gender")(head("gender"))
 
-    model = keras.Model(
-        inputs, {"emotion": emotion, "age": age, "gender": gender}, name="musicmood_vgg16"
-    )
+    outputs = dict(zip(OUTPUT_NAMES, (emotion, age, gender), strict=True))
+    model = keras.Model(inputs, outputs, name="musicmood_vgg16")
     if weights is not None:
         load_vgg16_weights(model, weights, input_size=input_size, width=width)
     return model

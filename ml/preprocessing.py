@@ -20,6 +20,13 @@ import numpy as np
 Box = tuple[float, float, float, float]  # x, y, w, h in pixels
 Landmarks = Mapping[str, Sequence[float]]  # e.g. {"left_eye": (x, y), "right_eye": (x, y)}
 
+#: A shrunk face region reaches this many shrunk pixels past the face's rotated square: the
+#: bilinear taps of the final warp, and one pixel of slack.
+SHRINK_MARGIN_PIXELS = 2
+#: A shrunk region ends at cells of the whole resize's grid whose edges lie on source pixel
+#: edges, to within this many pixels (float rounding), so its INTER_AREA windows are the same.
+GRID_TOLERANCE_PIXELS = 1e-6
+
 
 @dataclass(frozen=True)
 class Preprocessing:
@@ -85,6 +92,23 @@ def eye_angle(landmarks: Landmarks | None) -> float:
     return math.degrees(math.atan2(by - ay, bx - ax))
 
 
+def to_model_colour(image: np.ndarray, params: Preprocessing) -> np.ndarray:
+    """``image`` in the model's colour space, once for all the faces cut from it.
+
+    Args:
+        image: uint8 array, (H, W) or (H, W, 1) gray, or (H, W, 3) BGR as OpenCV decodes it.
+
+    Returns:
+        uint8 (H, W) gray or (H, W, 3) RGB, as ``params.color`` asks; ``image`` itself when it
+        is already gray and gray is asked for.
+    """
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if params.color == "gray":
+        return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB if image.ndim == 2 else cv2.COLOR_BGR2RGB)
+
+
 def face_crop(
     image: np.ndarray,
     box: Box,
@@ -102,13 +126,13 @@ def face_crop(
     Returns:
         uint8 array of shape ``params.input_shape``; RGB channel order when colour.
     """
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if params.color == "gray":
-        source = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    else:
-        source = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB if image.ndim == 2 else cv2.COLOR_BGR2RGB)
+    return _cut(to_model_colour(image, params), box, params, landmarks)
 
+
+def _cut(
+    source: np.ndarray, box: Box, params: Preprocessing, landmarks: Landmarks | None
+) -> np.ndarray:
+    """``face_crop`` of an image already in the model's colour space (``to_model_colour``)."""
     x, y, w, h = (float(v) for v in box)
     side = max(w, h) * (1.0 + 2.0 * params.margin)
     cx, cy = x + w / 2.0, y + h / 2.0
@@ -119,14 +143,10 @@ def face_crop(
     # down by more than 2x first goes through INTER_AREA so small inputs are not aliased.
     shrink = side / size
     if shrink > 2.0:
-        factor = shrink / 2.0
-        source = cv2.resize(
-            source,
-            (max(1, round(source.shape[1] / factor)), max(1, round(source.shape[0] / factor))),
-            interpolation=cv2.INTER_AREA,
-        )
-        sx, sy = source.shape[1] / image.shape[1], source.shape[0] / image.shape[0]
-        cx, cy, side = cx * sx, cy * sy, side * (sx + sy) / 2.0
+        turn = math.radians(angle)
+        reach = side / 2.0 * (abs(math.cos(turn)) + abs(math.sin(turn)))
+        source, (cx, cy), scale = _shrunk_around(source, (cx, cy), reach, shrink / 2.0)
+        side *= scale
 
     rotation = cv2.getRotationMatrix2D((cx, cy), angle, size / side)
     rotation[0, 2] += size / 2.0 - cx
@@ -143,6 +163,53 @@ def face_crop(
     return np.ascontiguousarray(crop, dtype=np.uint8)
 
 
+def _shrunk_around(
+    source: np.ndarray, centre: tuple[float, float], reach: float, factor: float
+) -> tuple[np.ndarray, tuple[float, float], float]:
+    """The part of ``source`` within ``reach`` pixels of ``centre``, shrunk ``factor`` times.
+
+    The pixels are those of the whole image resized with INTER_AREA to (W / factor, H / factor),
+    to within rounding, but only the region around the face is resized: a face costs about its
+    own size, not the frame's. The region's edges are moved out to where the
+    whole resize's pixel grid meets a source pixel edge (``_grid_window``), so its averaging
+    windows are the whole resize's.
+
+    Returns:
+        (the shrunk region, ``centre`` in its pixels, shrunk pixels per source pixel).
+    """
+    height, width = source.shape[:2]
+    cols, rows = max(1, round(width / factor)), max(1, round(height / factor))
+    step_x, step_y = width / cols, height / rows  # source pixels per shrunk pixel
+    margin = reach + SHRINK_MARGIN_PIXELS * max(step_x, step_y)
+    c0, c1, x0, x1 = _grid_window(centre[0] - margin, centre[0] + margin, step_x, cols)
+    r0, r1, y0, y1 = _grid_window(centre[1] - margin, centre[1] + margin, step_y, rows)
+    region = cv2.resize(source[y0:y1, x0:x1], (c1 - c0, r1 - r0), interpolation=cv2.INTER_AREA)
+    scale_x, scale_y = cols / width, rows / height
+    moved = (centre[0] * scale_x - c0, centre[1] * scale_y - r0)
+    return region, moved, (scale_x + scale_y) / 2.0
+
+
+def _grid_window(low: float, high: float, step: float, cells: int) -> tuple[int, int, int, int]:
+    """Cells [c0, c1) of a grid of ``cells`` cells, each ``step`` source pixels wide, that cover
+    [low, high), and the source pixels [p0, p1) they span.
+
+    Each end moves out to the nearest cell edge within GRID_TOLERANCE_PIXELS of a source pixel
+    edge; the grid's own ends always are one, so the window is at most the whole grid.
+    """
+    first = min(cells - 1, max(0, math.floor(low / step)))
+    last = max(first + 1, min(cells, math.ceil(high / step)))
+    c0 = _nearest_on_edge(np.arange(first, -1, -1), step)
+    c1 = _nearest_on_edge(np.arange(last, cells + 1), step)
+    return c0, c1, round(c0 * step), round(c1 * step)
+
+
+def _nearest_on_edge(candidates: np.ndarray, step: float) -> int:
+    """The first of ``candidates`` (cell edges, nearest first) on a source pixel edge."""
+    at = candidates * step
+    on_edge = np.abs(at - np.round(at)) <= GRID_TOLERANCE_PIXELS
+    return int(candidates[np.argmax(on_edge)] if on_edge.any() else candidates[-1])
+
+
 def to_model_input(crops: np.ndarray, params: Preprocessing) -> np.ndarray:
     """Normalise uint8 crops (N, S, S, C) or (S, S, C) into float32 model input."""
     return crops.astype(np.float32) * np.float32(params.scale) + np.float32(params.offset)
@@ -154,9 +221,14 @@ def prepare_faces(
     params: Preprocessing,
     landmarks: Sequence[Landmarks | None] | None = None,
 ) -> np.ndarray:
-    """Crop and normalise every face of one image: float32 (N, S, S, C), one row per box."""
+    """Crop and normalise every face of one image: float32 (N, S, S, C), one row per box.
+
+    Row i is ``to_model_input(face_crop(image, boxes[i], ...))``; the image is converted to the
+    model's colour space once, however many faces it has.
+    """
+    source = to_model_colour(image, params)
     marks = landmarks if landmarks is not None else [None] * len(boxes)
-    crops = [face_crop(image, box, params, mark) for box, mark in zip(boxes, marks, strict=True)]
+    crops = [_cut(source, box, params, mark) for box, mark in zip(boxes, marks, strict=True)]
     if not crops:
         return np.zeros((0, *params.input_shape), dtype=np.float32)
     return to_model_input(np.stack(crops), params)

@@ -16,11 +16,10 @@ from typing import Any
 import numpy as np
 
 from ml.errors import ModelNotFound
+from ml.export import OUTPUT_NAMES, RUNTIME_FILES, SIGNATURE_KEY, empty_outputs
 
 logger = logging.getLogger(__name__)
 
-OUTPUT_NAMES: tuple[str, ...] = ("emotion", "age", "gender")
-SIGNATURE_KEY = "serving_default"
 #: Default interpreter threads: the serving machines have 2 cores.
 DEFAULT_THREADS = 2
 
@@ -44,15 +43,6 @@ class ModelRunner(ABC):
                 f"got shape {batch.shape}."
             )
         return batch
-
-    @staticmethod
-    def _empty(count: int = 0) -> dict[str, np.ndarray]:
-        """Outputs for an empty batch."""
-        return {
-            "emotion": np.zeros((count, 4), np.float32),
-            "age": np.zeros((count, 1), np.float32),
-            "gender": np.zeros((count, 1), np.float32),
-        }
 
 
 class TFLiteRunner(ModelRunner):
@@ -104,7 +94,7 @@ class TFLiteRunner(ModelRunner):
         """Float32 (N, S, S, C) -> outputs by name; the batch size may change between calls."""
         batch = self._check(batch, self.input_shape)
         if not len(batch):
-            return self._empty()
+            return empty_outputs()
         # The signature runner resizes the input to N and reallocates only when N changes.
         outputs = self._runner()(**{self._input_name: batch})
         return {name: np.array(outputs[name], dtype=np.float32) for name in OUTPUT_NAMES}
@@ -132,7 +122,7 @@ class KerasRunner(ModelRunner):
         """Float32 (N, S, S, C) -> outputs by name."""
         batch = self._check(batch, self.input_shape)
         if not len(batch):
-            return self._empty()
+            return empty_outputs()
         with self._lock:  # Keras's predict function state is not safe to share across threads
             outputs = self.model.predict_on_batch(batch)
         return {name: np.asarray(outputs[name], dtype=np.float32) for name in OUTPUT_NAMES}
@@ -163,8 +153,7 @@ class Mirrored(ModelRunner):
         return {name: (out[:count] + out[count:]) / 2.0 for name, out in both.items()}
 
 
-RUNTIMES: tuple[str, ...] = ("auto", "int8", "fp32", "keras")
-_RUNTIME_FILES = {"int8": "model_int8.tflite", "fp32": "model_fp32.tflite", "keras": "model.keras"}
+RUNTIMES: tuple[str, ...] = ("auto", *RUNTIME_FILES)
 
 
 def load_runner(
@@ -185,12 +174,12 @@ def load_runner(
     if runtime not in RUNTIMES:
         raise ValueError(f"Expected runtime in {RUNTIMES}, got {runtime!r}.")
     folder = Path(model_dir)
-    order = ("int8", "fp32", "keras") if runtime == "auto" else (runtime,)
+    order = tuple(RUNTIME_FILES) if runtime == "auto" else (runtime,)
     for kind in order:
-        path = folder / _RUNTIME_FILES[kind]
+        path = folder / RUNTIME_FILES[kind][1]
         if path.is_file():
             logger.info("Model runtime: %s (%s)%s", kind, path, ", mirror-averaged" * mirror)
             runner = KerasRunner(path) if kind == "keras" else TFLiteRunner(path, threads=threads)
             return Mirrored(runner) if mirror else runner
-    expected = " or ".join(_RUNTIME_FILES[kind] for kind in order)
+    expected = " or ".join(RUNTIME_FILES[kind][1] for kind in order)
     raise ModelNotFound(f"Expected {expected} in {folder.resolve()}, found none.")

@@ -19,6 +19,12 @@ class Env:
     def str(self, name: str, default: str = "") -> str:
         return self.environ.get(name, default)
 
+    def path(self, name: str, default: str | os.PathLike[str]) -> str:
+        """A folder or file; unset or empty gives ``default`` (``Path("")`` is the current
+        folder, never what an empty setting means)."""
+        raw = self.environ.get(name, "")
+        return raw if raw.strip() else os.fspath(default)
+
     def bool(self, name: str, default: bool = False) -> bool:
         raw = self.environ.get(name)
         if raw is None:

@@ -151,7 +151,7 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ACKS_LATE = False  # a frame is worth analysing once; never redeliver stale frames
+CELERY_TASK_ACKS_LATE = False  # a frame is worth analyzing once; never redeliver stale frames
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 30
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -171,7 +171,7 @@ if ANALYSIS_MODE == "celery" and not CELERY_BROKER_URL.startswith(("redis://", "
 ANALYSIS_THREADS = env.int("ANALYSIS_THREADS", 2)
 ANALYSIS_TIMEOUT_SECONDS = env.float("ANALYSIS_TIMEOUT_SECONDS", 10.0)
 #: Folder of an exported model; empty means the model shipped in ``models/default``.
-MUSICMOOD_MODEL = env.str("MUSICMOOD_MODEL", str(BASE_DIR / "models" / "default"))
+MUSICMOOD_MODEL = env.path("MUSICMOOD_MODEL", BASE_DIR / "models" / "default")
 #: "auto" (the first available of RetinaFace MobileNet, RetinaFace ResNet-50, OpenCV),
 #: "retinaface-mobilenet", "retinaface-resnet50" ("retinaface" is the same) or "opencv".
 FACE_DETECTOR = env.str("FACE_DETECTOR", "auto")

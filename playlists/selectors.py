@@ -11,10 +11,9 @@ from playlists.models import MoodMapping
 
 @dataclass(frozen=True)
 class Candidate:
-    """A mapping that may play for a listener, the fallback level it matched at and why."""
+    """A mapping that may play for a listener, and why (the fallback level it matched at)."""
 
     mapping: MoodMapping
-    level: int
     reason: str
 
 
@@ -59,15 +58,7 @@ def mapping_candidates(
     for row in rows:
         by_key.setdefault((row.mood, row.age_band, row.gender), []).append(row)
     return [
-        Candidate(mapping=row, level=number, reason=reason)
-        for number, (m, a, g, reason) in enumerate(levels, start=1)
+        Candidate(mapping=row, reason=reason)
+        for m, a, g, reason in levels
         for row in by_key.get((m, a, g), [])
     ]
-
-
-def mapping_best(
-    *, mood: str, age_band: str | None = None, gender: str | None = None
-) -> Candidate | None:
-    """The first candidate in fallback order, or None when nothing is curated."""
-    candidates = mapping_candidates(mood=mood, age_band=age_band, gender=gender)
-    return candidates[0] if candidates else None

@@ -60,14 +60,15 @@ class PlaylistChoice:
     degraded: str = ""
 
     def to_message(self) -> dict[str, Any]:
-        """The websocket/HTTP message the player understands."""
+        """The websocket/HTTP message the player understands; each track with its embed URL,
+        so the page never builds one."""
         return {
             "type": "playlist",
             "mood": self.mood,
             "mapping": self.mapping_id,
             "reason": self.reason,
             "embed_url": self.embed_url,
-            "tracks": self.tracks,
+            "tracks": [{**track, "embed_url": _track_embed(track)} for track in self.tracks],
             "degraded": self.degraded or False,
         }
 

@@ -35,9 +35,6 @@ class Resolution:
 class MusicSource:
     """Interface of a music source."""
 
-    #: Shown to admins and in the player's reason line.
-    label = "music source"
-
     def resolve(self, spec: SourceSpec, *, limit: int) -> Resolution:
         """Tracks and embed for ``spec``; raises ``NotPlayable`` or ``spotify.SpotifyError``."""
         raise NotImplementedError
@@ -57,8 +54,6 @@ def _bare_track(ref: SpotifyRef) -> dict[str, Any]:
 class EmbedSource(MusicSource):
     """Plays curated links as Spotify embeds; needs no credentials."""
 
-    label = "Spotify embed"
-
     def resolve(self, spec: SourceSpec, *, limit: int) -> Resolution:
         if spec.kind == "search":
             raise NotPlayable("a search query needs Spotify credentials (SPOTIFY_ENABLED)")
@@ -70,8 +65,6 @@ class EmbedSource(MusicSource):
 
 class SpotifyApiSource(MusicSource):
     """Resolves mappings to full tracks through the Spotify Web API."""
-
-    label = "Spotify Web API"
 
     def __init__(self, client: spotify.SpotifyClient) -> None:
         self.client = client

@@ -156,7 +156,8 @@ class SpotifyConfig:
 class SpotifyClient:
     """Client-credentials access to the Web API calls MusicMood needs."""
 
-    def __init__(self, config: SpotifyConfig, *, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, config: SpotifyConfig, *, sleep: Callable[[float], None] | None = None):
+        """``sleep`` waits out a 429's Retry-After; None: ``time.sleep``, looked up when waiting."""
         self.config = config
         self._sleep = sleep
         # A plain session: no urllib3 retry adapter, so a 429 reaches us with its Retry-After.
@@ -256,7 +257,7 @@ class SpotifyClient:
                         f"Spotify answered {err.http_status} to {func.__name__}: {err.msg}"
                     ) from err
                 logger.warning("Spotify rate limit on %s; retrying in %.1f s", func.__name__, wait)
-                self._sleep(wait)
+                (self._sleep or time.sleep)(wait)
                 attempt += 1
             except SpotifyOauthError as err:
                 status = getattr(getattr(err.__context__, "response", None), "status_code", 0)

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
 from musicmood.middleware import ENFORCE_HEADER, REPORT_ONLY_HEADER
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.probe import python_probe
 
 
 def directives(policy: str) -> dict[str, list[str]]:
@@ -154,10 +150,7 @@ def settings_with(**environ: str) -> dict[str, object]:
         "import json, musicmood.settings as s; "
         f"print(json.dumps({{n: getattr(s, n) for n in {SECURITY_SETTINGS!r}}}))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, check=True, text=True
-    )
-    return json.loads(out.stdout)
+    return json.loads(python_probe(code, env=env))
 
 
 def test_the_security_settings_are_off_by_default_and_read_from_the_environment():

@@ -288,7 +288,7 @@ def _load_csv(
         if gray is None:
             common.count(collector.skipped, "unreadable image")
             continue
-        # Gray -> BGR with three equal channels, as read_image decodes a gray JPEG; BGR2GRAY of
+        # Gray -> BGR with three equal channels, as decode_image decodes a gray JPEG; BGR2GRAY of
         # equal channels gives the same values back, so csv and folder crops match exactly.
         image = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
         split = hold_out(usage, gray.tobytes(), heldout_fraction)

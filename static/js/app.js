@@ -6,7 +6,7 @@
  * downsized to at most MAX_SIDE pixels and sent as JPEG blobs.
  *
  * For the player (static/js/player.js) every server message is dispatched on `document` as
- * `musicmood:message`, and each `mood` message also as `musicmood:mood` (detail = the message).
+ * `musicmood:message` (detail = the message).
  *
  * The demographics switch reconnects with `?demographics=0`: the server then sends no age or
  * gender at all (a text control message on the socket would be a protocol error).
@@ -20,11 +20,12 @@
   const BACKOFF_MS = { busy: 300, rate_limited: 1500, analysis_unavailable: 5000,
     model_unavailable: 10000, analysis_timeout: 1000 };
   const RECONNECT_MS = 2000;
-  const CLOSE_TOO_MANY_ERRORS = 4008;
-  const MOODS = ["angry", "happy", "neutral", "sad"];
 
   const app = document.getElementById("app");
   if (!app) return;
+  // The protocol's facts come from the server: the socket's path and close code here, the
+  // moods in the meter it renders and in every face's emotion.
+  const CLOSE_TOO_MANY_ERRORS = Number(app.dataset.closeTooManyErrors);
   const $ = (id) => document.getElementById(id);
   const els = {
     start: $("start-camera"), stop: $("stop-camera"), file: $("file-input"),
@@ -125,7 +126,6 @@
       schedule(MIN_FRAME_INTERVAL_MS);
     } else if (message.type === "mood") {
       showMood(message);
-      emit("musicmood:mood", message);
     } else if (message.type === "error") {
       if (message.code === "too_many_errors") return; // the close follows
       if (message.code !== "busy") s.inFlight = false; // a busy frame was not ours in flight
@@ -232,7 +232,8 @@
     ctx.font = "600 13px system-ui, sans-serif";
     for (const face of message.faces || []) {
       const [x, y, w, h] = face.box;
-      const top = MOODS.reduce((a, b) => (face.emotion[a] >= face.emotion[b] ? a : b));
+      const moods = Object.keys(face.emotion);
+      const top = moods.reduce((a, b) => (face.emotion[a] >= face.emotion[b] ? a : b));
       ctx.strokeStyle = "rgba(255, 255, 255, 0.95)";
       ctx.strokeRect(dx + x * scale, dy + y * scale, w * scale, h * scale);
       const label = `${top} ${Math.round(face.emotion[top] * 100)}%`;

@@ -1,10 +1,10 @@
 /* MusicMood player: shows the music the server chose for the listener's mood.
  *
  * Listens on `document` for `musicmood:message` (every server message; only `type: "playlist"`
- * matters here) and `musicmood:mood` (the announced mood). Music changes only on a playlist
- * message, and never cuts off what the listener is playing: once they have interacted with the
- * embed (focus moved into the Spotify iframe), clicked a track, or chosen a mood by hand, a new
- * playlist is offered with a "Switch to <mood> music" button instead of being swapped in.
+ * matters here). Music changes only on a playlist message, and never cuts off what the
+ * listener is playing: once they have interacted with the embed (focus moved into the Spotify
+ * iframe), clicked a track, or chosen a mood by hand, a new playlist is offered with a
+ * "Switch to <mood> music" button instead of being swapped in.
  * The Spotify iFrame API (which reports playback state) is remote JavaScript that cannot load
  * offline or in tests, so interaction stands in for "playing".
  */
@@ -31,7 +31,6 @@
     pending: null, // a newer playlist message waiting for the listener
     trackIndex: 0,
     engaged: false, // the listener interacted with what is playing
-    detectedMood: null,
   };
 
   function csrfToken() {
@@ -57,11 +56,6 @@
 
   function say(text) {
     els.status.textContent = text;
-  }
-
-  function embedForTrack(uri) {
-    const parts = (uri || "").split(":"); // spotify:track:<id>
-    return parts.length === 3 ? "https://open.spotify.com/embed/" + parts[1] + "/" + parts[2] : "";
   }
 
   function setEmbed(url) {
@@ -115,7 +109,7 @@
     const tracks = (state.current && state.current.tracks) || [];
     if (index < 0 || index >= tracks.length) return false;
     state.trackIndex = index;
-    setEmbed(embedForTrack(tracks[index].uri));
+    setEmbed(tracks[index].embed_url);
     renderTracks(tracks);
     return true;
   }
@@ -161,12 +155,6 @@
   document.addEventListener("musicmood:message", (event) => {
     const message = detail(event);
     if (message && message.type === "playlist") receive(message);
-  });
-
-  document.addEventListener("musicmood:mood", (event) => {
-    const message = detail(event) || {};
-    state.detectedMood = message.mood || null;
-    root.dataset.detectedMood = state.detectedMood || "";
   });
 
   // Focus moving into the Spotify iframe means the listener pressed something in it.

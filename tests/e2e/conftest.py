@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
+from musicmood.samples import astronaut_image
 from musicmood.stack import ROOT, site_env, web_server
-from tests.conftest import astronaut_image
 from tests.integration.listener import migrated_sqlite
 
 CHROMIUM = "/usr/bin/chromium"

@@ -6,7 +6,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.conftest import TINY_MODEL_MOOD
+from musicmood.samples import TINY_MODEL_MOOD
 from tests.e2e.conftest import OUTPUT_DIR
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -15,7 +15,7 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.conftest import TINY_MODEL_MOOD
+from musicmood.samples import TINY_MODEL_MOOD
 from tests.e2e.conftest import OUTPUT_DIR
 from tests.e2e.csp import csp_violations, csp_watch
 

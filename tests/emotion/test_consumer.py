@@ -1,35 +1,23 @@
-"""The /ws/mood/ websocket on the real ASGI app, analysing with a real tiny model in-process."""
+"""The /ws/mood/ websocket on the real ASGI app, analyzing with a real tiny model in-process."""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+import threading
 
+import numpy as np
 import pytest
 from channels.testing import WebsocketCommunicator
 
-from emotion import services
-from emotion.consumers import CLOSE_TOO_MANY_ERRORS
-from tests.conftest import TINY_MODEL_MOOD
+from emotion.analyzer import analyzer_get
+from emotion.messages import CLOSE_TOO_MANY_ERRORS
+from musicmood.samples import TINY_MODEL_MOOD
 
 # The consumer reads playlist mappings when a mood is announced.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 REPLY_TIMEOUT = 30  # the first frame may wait for the model to load
-
-
-@pytest.fixture
-def inline(settings, tiny_model_dir):
-    """Embedded mode with the tiny model, a quick mood and generous limits."""
-    settings.ANALYSIS_MODE = "inline"
-    settings.MUSICMOOD_MODEL = str(tiny_model_dir)
-    settings.FACE_DETECTOR = "opencv"
-    settings.ANALYSIS_TIMEOUT_SECONDS = 30.0
-    settings.MOOD_MIN_DWELL_SECONDS = 0.0
-    settings.FRAME_RATE_PER_SECOND = 100.0
-    settings.FRAME_RATE_BURST = 100
-    settings.WS_MAX_ERRORS = 50
-    return settings
 
 
 async def connect(path: str = "/ws/mood/", origin=ORIGIN) -> WebsocketCommunicator:
@@ -56,6 +44,47 @@ async def expect_analysis(communicator, frame: bytes) -> dict:
     reply = await receive(communicator)
     assert reply["type"] == "analysis", reply
     return reply
+
+
+@contextlib.contextmanager
+def analysis_held(monkeypatch):
+    """Holds every analysis at its detection step until the gate is set (or the block ends).
+
+    So a test decides what happens while a frame is in analysis, whatever the machine's speed.
+    """
+    analyzer = analyzer_get()
+    detect = analyzer.detector.detect
+    gate = threading.Event()
+
+    def held(image):
+        gate.wait(REPLY_TIMEOUT)
+        return detect(image)
+
+    monkeypatch.setattr(analyzer.detector, "detect", held)
+    try:
+        yield gate
+    finally:
+        gate.set()  # never leave the process's analysis threads waiting
+
+
+class SteeredRunner:
+    """The real runner, with the age and p(female) of each call taken from ``estimates``.
+
+    The tiny model's own age and gender do not change between frames of the same photo.
+    """
+
+    def __init__(self, runner, estimates: list[tuple[float, float]]) -> None:
+        self.runner, self.name, self.input_shape = runner, runner.name, runner.input_shape
+        self.estimates = iter(estimates)
+
+    def predict(self, batch):
+        out = self.runner.predict(batch)
+        age, female = next(self.estimates)
+        return {
+            **out,
+            "age": np.full_like(out["age"], age),
+            "gender": np.full_like(out["gender"], female),
+        }
 
 
 async def test_a_socket_from_an_allowed_origin_gets_an_analysis_and_a_mood(inline, astronaut_jpeg):
@@ -156,13 +185,18 @@ async def test_a_text_message_is_rejected_and_socket_stays_open(inline, astronau
     await communicator.disconnect()
 
 
-async def test_a_frame_sent_during_analysis_is_dropped_not_queued(inline, astronaut_jpeg):
+async def test_a_frame_sent_during_analysis_is_dropped_not_queued(
+    inline, astronaut_jpeg, monkeypatch
+):
     communicator = await connect()
     await expect_analysis(communicator, astronaut_jpeg)  # model loaded
     await receive(communicator)  # the mood
-    await communicator.send_to(bytes_data=astronaut_jpeg)
-    await communicator.send_to(bytes_data=astronaut_jpeg)
-    first, second = await receive(communicator), await receive(communicator)
+    with analysis_held(monkeypatch) as gate:
+        await communicator.send_to(bytes_data=astronaut_jpeg)
+        await communicator.send_to(bytes_data=astronaut_jpeg)
+        first = await receive(communicator)
+        gate.set()
+        second = await receive(communicator)
     assert first == {**first, "type": "error", "code": "busy"}
     assert second["type"] == "analysis" and second["frame"] == 2
     assert await communicator.receive_nothing(timeout=0.5)  # the dropped frame never comes
@@ -201,7 +235,7 @@ async def test_an_analysis_that_raises_gives_an_error_and_the_consumer_survives(
 ):
     communicator = await connect()
     await expect_analysis(communicator, astronaut_jpeg)
-    analyzer = await asyncio.to_thread(services.analyzer_get)
+    analyzer = analyzer_get()
 
     def broken_detector(image):
         raise RuntimeError("detector crashed")
@@ -218,14 +252,16 @@ async def test_an_analysis_that_raises_gives_an_error_and_the_consumer_survives(
 
 
 async def test_an_analysis_slower_than_the_timeout_gives_an_error_and_the_next_frame_works(
-    inline, astronaut_jpeg
+    inline, astronaut_jpeg, monkeypatch
 ):
     communicator = await connect()
     await expect_analysis(communicator, astronaut_jpeg)
     await receive(communicator)  # the mood
-    inline.ANALYSIS_TIMEOUT_SECONDS = 0.001
-    await communicator.send_to(bytes_data=astronaut_jpeg)
-    error = await receive(communicator)
+    inline.ANALYSIS_TIMEOUT_SECONDS = 0.05
+    with analysis_held(monkeypatch) as gate:
+        await communicator.send_to(bytes_data=astronaut_jpeg)
+        error = await receive(communicator)
+        gate.set()
     assert error["code"] == "analysis_timeout"
     assert await communicator.receive_nothing(timeout=1.0)  # the late result is dropped
     inline.ANALYSIS_TIMEOUT_SECONDS = 30.0
@@ -254,4 +290,35 @@ async def test_with_demographics_switched_off_no_age_or_gender_is_sent(inline, a
     mood = await receive(communicator)
     assert mood["mood"] == TINY_MODEL_MOOD
     assert mood["age_band"] is None and mood["gender"] is None
+    await communicator.disconnect()
+
+
+async def test_with_demographics_off_a_new_age_band_sends_no_repeated_mood_and_no_music(
+    inline, astronaut_jpeg, monkeypatch
+):
+    analyzer = analyzer_get()
+    monkeypatch.setattr(analyzer, "runner", SteeredRunner(analyzer.runner, [(20, 0.9), (80, 0.9)]))
+    communicator = await connect("/ws/mood/?demographics=0")
+    await expect_analysis(communicator, astronaut_jpeg)
+    mood = await receive(communicator)
+    assert (mood["type"], mood["mood"], mood["age_band"]) == ("mood", TINY_MODEL_MOOD, None)
+    assert (await receive(communicator, playlists=True))["type"] == "playlist"
+    await expect_analysis(communicator, astronaut_jpeg)  # smoothed age 50: another age band
+    assert await communicator.receive_nothing(timeout=1.0)  # no mood again, no playlist lookup
+    await communicator.disconnect()
+
+
+async def test_with_demographics_on_a_new_age_band_is_announced_with_its_music(
+    inline, astronaut_jpeg, monkeypatch
+):
+    analyzer = analyzer_get()
+    monkeypatch.setattr(analyzer, "runner", SteeredRunner(analyzer.runner, [(20, 0.9), (80, 0.9)]))
+    communicator = await connect()
+    await expect_analysis(communicator, astronaut_jpeg)
+    assert (await receive(communicator))["age_band"] == "young_adult"
+    assert (await receive(communicator, playlists=True))["type"] == "playlist"
+    await expect_analysis(communicator, astronaut_jpeg)
+    mood = await receive(communicator)
+    assert (mood["type"], mood["mood"], mood["age_band"]) == ("mood", TINY_MODEL_MOOD, "adult")
+    assert (await receive(communicator, playlists=True))["type"] == "playlist"
     await communicator.disconnect()

@@ -149,3 +149,24 @@ def test_a_single_odd_frame_does_not_change_the_demographics():
     state = MoodState(config=CONFIG)
     replay(state, seconds(4, [face(age=30.0, female=0.9)]))
     assert replay(state, [[face(age=70.0, female=0.0)]], start=4.0) == []
+
+
+def test_with_demographics_off_only_a_new_mood_or_a_new_presence_is_announced():
+    state = MoodState(config=MoodConfig(**{**CONFIG.__dict__, "demographics": False}))
+    changes = replay(state, seconds(4, [face("happy", age=30.0, female=0.9)]))
+    # Someone arrived ("reading your expression"), then their mood: nothing else.
+    assert [(m.mood, m.faces) for _, m in changes] == [(None, 1), ("happy", 1)]
+    assert all(m.age_band is None and m.gender is None for _, m in changes)
+    # Their age band and gender change: nothing to announce, the mood message would repeat.
+    assert replay(state, seconds(4, [face("happy", age=70.0, female=0.0)]), start=4.0) == []
+    assert (state.announced.age_band, state.announced.gender) == (None, None)
+    changes = replay(state, seconds(4, [face("sad", 0.9, age=70.0)]), start=8.0)
+    assert [m.mood for _, m in changes] == ["sad"]
+
+
+def test_with_demographics_on_the_same_faces_announce_the_new_age_band_and_gender():
+    state = MoodState(config=CONFIG)
+    replay(state, seconds(4, [face("happy", age=30.0, female=0.9)]))
+    changes = replay(state, seconds(4, [face("happy", age=70.0, female=0.0)]), start=4.0)
+    assert changes and all(m.mood == "happy" for _, m in changes)
+    assert (changes[-1][1].age_band, changes[-1][1].gender) == ("senior", "male")

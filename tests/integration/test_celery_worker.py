@@ -7,27 +7,13 @@ import json
 from urllib.parse import quote
 
 import pytest
-import redis
 import websockets
 
+from musicmood.samples import TINY_MODEL_MOOD
 from musicmood.stack import celery_worker, site_env, web_server
-from tests.conftest import REDIS_URL_TEST, TINY_MODEL_MOOD
+from tests.conftest import REDIS_URL_TEST
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
-
-
-@pytest.fixture
-def clean_redis():
-    """Redis db REDIS_URL_TEST, flushed before and after."""
-    client = redis.Redis.from_url(REDIS_URL_TEST)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.fail(f"Redis does not answer at {REDIS_URL_TEST}; `make redis` starts one.")
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
 
 
 def shared_database_url() -> str:
@@ -53,7 +39,7 @@ async def send_frame(url: str, frame: bytes, *, replies: int = 2) -> list[dict]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_frame_is_analysed_by_a_celery_worker_and_returns_through_redis(
+def test_a_frame_is_analyzed_by_a_celery_worker_and_returns_through_redis(
     clean_redis, tiny_model_dir, astronaut_jpeg, tmp_path
 ):
     from playlists.models import MoodMapping
@@ -80,7 +66,7 @@ def test_a_frame_is_analysed_by_a_celery_worker_and_returns_through_redis(
     assert playlist["type"] == "playlist" and playlist["mapping"] == mapping.pk
     assert playlist["embed_url"].endswith("/album/4m2880jivSbbyEGAKfITCa")
     worker_log = (tmp_path / "worker.log").read_text()
-    assert "emotion.analyse_frame" in worker_log
+    assert "emotion.analyze_frame" in worker_log
     # The web process never loaded the model: it ran in the worker.
     assert "Loaded model" not in (tmp_path / "daphne.log").read_text()
     assert "Loaded model" in worker_log

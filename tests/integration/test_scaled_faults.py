@@ -48,8 +48,8 @@ def private_redis(tmp_path, name="redis", port=None):
         yield url
 
 
-async def analysed_again(listener: Listener, frame: bytes, *, within: float) -> list[dict]:
-    """Send frames (one at a time, a second apart) until one is analysed; all replies."""
+async def analyzed_again(listener: Listener, frame: bytes, *, within: float) -> list[dict]:
+    """Send frames (one at a time, a second apart) until one is analyzed; all replies."""
     replies = []
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -58,10 +58,10 @@ async def analysed_again(listener: Listener, frame: bytes, *, within: float) -> 
         if reply["type"] == "analysis":
             return replies
         await asyncio.sleep(1.0)
-    pytest.fail(f"No frame was analysed within {within:g} s; replies: {replies}")
+    pytest.fail(f"No frame was analyzed within {within:g} s; replies: {replies}")
 
 
-def test_a_socket_idle_for_30_s_stays_open_and_analyses_afterwards(
+def test_a_socket_idle_for_30_s_stays_open_and_analyzes_afterwards(
     base_env, astronaut_jpeg, tmp_path
 ):
     with private_redis(tmp_path) as url:
@@ -105,7 +105,7 @@ def test_a_killed_worker_costs_the_frame_in_flight_and_a_new_worker_takes_over(
                     os.kill(worker.pid, signal.SIGKILL)
                     lost = await listener.reply(timeout=TIMEOUT_SECONDS + 10)
                 with celery_worker(env, tmp_path / "worker-2.log"):
-                    after = await analysed_again(listener, astronaut_jpeg, within=RECOVERY_SECONDS)
+                    after = await analyzed_again(listener, astronaut_jpeg, within=RECOVERY_SECONDS)
                 await listener.close()
                 return before, lost, after
 
@@ -138,7 +138,7 @@ def test_a_stopped_redis_gives_analysis_unavailable_and_analysis_resumes_when_it
                 again = private_redis(tmp_path, "redis-2", port=port)
                 await asyncio.to_thread(again.__enter__)
                 try:
-                    after = await analysed_again(listener, astronaut_jpeg, within=RECOVERY_SECONDS)
+                    after = await analyzed_again(listener, astronaut_jpeg, within=RECOVERY_SECONDS)
                     bystander_reply = await bystander.frame(astronaut_jpeg)
                     await listener.close()
                     await bystander.close()

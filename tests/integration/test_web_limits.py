@@ -41,15 +41,15 @@ def test_messages_over_the_frame_limit_get_an_error_and_over_the_socket_limit_a_
         async def scenario():
             listener = await Listener.connect(site)
             too_large = await listener.frame(b"\xff\xd8\xff" + bytes(700 * 1024))
-            analysed = await listener.frame(astronaut_jpeg)
+            analyzed = await listener.frame(astronaut_jpeg)
             await listener.ws.send(bytes(MiB + 1))
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await listener.reply(timeout=10)
-            return too_large, analysed, closed.value.rcvd
+            return too_large, analyzed, closed.value.rcvd
 
-        too_large, analysed, close = asyncio.run(scenario())
+        too_large, analyzed, close = asyncio.run(scenario())
     assert too_large["type"] == "error" and too_large["code"] == "frame_too_large"
-    assert analysed["type"] == "analysis"
+    assert analyzed["type"] == "analysis"
     assert close is not None and close.code == 1009  # "message too big", not a dropped TCP
     log = (tmp_path / "web.log").read_text()
     assert "Closed a websocket from 127.0.0.1 with code 1009" in log

@@ -14,7 +14,7 @@ from ml.datasets import HELDOUT, FaceSet, load_fer, load_utkface, parse_utkface_
 from ml.datasets import fer as fer_module
 from ml.datasets import utkface as utkface_module
 from ml.errors import DatasetError
-from ml.image import read_image
+from ml.image import read_image_file
 from ml.labels import FER_CLASSES, MOODS
 from ml.preprocessing import Preprocessing, face_crop, full_image_box
 from tests.ml.fake_faces import (
@@ -65,14 +65,14 @@ def test_all_seven_classes_load_when_asked_and_non_moods_have_no_emotion_label(t
     assert faces.skipped == {}
 
 
-def test_folder_crops_are_face_crop_of_read_image_for_train_serve_parity(tmp_path):
+def test_folder_crops_are_face_crop_of_the_decoded_file_for_train_serve_parity(tmp_path):
     root = make_fer_folder(tmp_path / "fer", per_class=1, classes=["happy"])
     params = Preprocessing(input_size=40, color="gray", margin=0.2)
     path = root / "train" / "happy" / os.listdir(root / "train" / "happy")[0]
 
     faces = load_fer(root, params, show_progress=False)
 
-    image = read_image(path)
+    _, image = read_image_file(path)
     expected = face_crop(image, full_image_box(*image.shape[:2], params), params)
     np.testing.assert_array_equal(faces.images[0], expected)
 
@@ -226,7 +226,7 @@ def test_utkface_chips_are_cropped_at_the_nominal_face_box(tmp_path):
 
     faces = load_utkface(root, PARAMS, show_progress=False)
 
-    chip = read_image(root / name)
+    _, chip = read_image_file(root / name)
     fx, fy, fw, fh = utkface_module.UTKFACE_FACE_BOX
     expected = face_crop(chip, (fx * 200, fy * 200, fw * 200, fh * 200), PARAMS)
     np.testing.assert_array_equal(faces.images[0], expected)

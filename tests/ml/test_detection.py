@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -13,8 +11,7 @@ import pytest
 from ml.detection import OpenCVDetector, RetinaFaceDetector, create_detector
 from ml.detection.base import box_to_full, downscale
 from ml.errors import DetectorWeightsMissing
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.probe import python_probe
 
 
 @pytest.fixture
@@ -96,8 +93,4 @@ def test_retinaface_package_is_imported_on_onnx_without_tensorflow():
         "from retinaface.commons import backend_utils\n"
         "print(backend_utils.get_backend_engine(), 'tensorflow' in sys.modules)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["onnx", "False"]
+    assert python_probe(code).split() == ["onnx", "False"]

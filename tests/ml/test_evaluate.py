@@ -13,7 +13,7 @@ from ml.datasets import HELDOUT, load_fer
 from ml.evaluate import main
 from ml.export import METADATA_FILE
 from ml.labels import MOODS
-from ml.preprocessing import Preprocessing
+from ml.preprocessing import Preprocessing, to_model_input
 
 from .fake_faces import make_fer_folder
 
@@ -46,13 +46,13 @@ def utkface_folder(tmp_path, astronaut_bgr):
 
 
 def test_evaluate_writes_fer_and_utkface_metrics_with_documented_keys(
-    tiny_export, fer_folder, utkface_folder, tmp_path, capsys
+    tiny_model_dir, fer_folder, utkface_folder, tmp_path, capsys
 ):
     out = tmp_path / "eval.json"
     status = main(
         [
             "--model",
-            str(tiny_export),
+            str(tiny_model_dir),
             "--fer",
             str(fer_folder),
             "--utkface",
@@ -79,23 +79,29 @@ def test_evaluate_writes_fer_and_utkface_metrics_with_documented_keys(
     printed = capsys.readouterr().out
     assert "FER2013 test: 6 faces" in printed and "UTKFace (all): 3 faces" in printed
     card = (tmp_path / "card.md").read_text()
-    assert "| images | 6 |" in card and f"| accuracy | {100 * fer['accuracy']:.1f} % |" in card
+    assert "| FER2013 test, 4 moods | all | PrivateTest | PublicTest |" in card
+    assert f"| accuracy | {100 * fer['accuracy']:.1f} % |" in card
     assert f"| age MAE | {utk['age_mae']:.2f} years |" in card and "| 2 asian | 1 |" in card
+    # The printed tables and the Markdown ones hold the same cells, row by row.
+    for row in card.splitlines():
+        if row.startswith("| ") and not row.startswith("|---"):
+            cells = [cell.strip() for cell in row.strip("|").split("|") if cell.strip()]
+            assert any(all(cell in line for cell in cells) for line in printed.splitlines()), row
 
 
-def test_evaluate_without_any_dataset_exits_with_an_error(tiny_export, capsys):
-    assert main(["--model", str(tiny_export)]) == 2
+def test_evaluate_without_any_dataset_exits_with_an_error(tiny_model_dir, capsys):
+    assert main(["--model", str(tiny_model_dir)]) == 2
     assert "Nothing to evaluate" in capsys.readouterr().err
 
 
-def test_evaluate_model_command_runs_under_django(tiny_export, fer_folder, tmp_path):
+def test_evaluate_model_command_runs_under_django(tiny_model_dir, fer_folder, tmp_path):
     from django.core.management import call_command
 
     out = tmp_path / "cmd.json"
     call_command(
         "evaluate_model",
         "--model",
-        str(tiny_export),
+        str(tiny_model_dir),
         "--fer",
         str(fer_folder),
         "--json",
@@ -107,17 +113,19 @@ def test_evaluate_model_command_runs_under_django(tiny_export, fer_folder, tmp_p
     assert data["runtime"] == "tflite-fp32+mirror" and data["fer"]["n"] == 6
 
 
-def test_a_model_trained_without_held_out_images_cannot_be_evaluated_on_them(tiny_export, capsys):
-    status = main(["--model", str(tiny_export), "--fer", "unused", "--fer-split", "heldout"])
+def test_a_model_trained_without_held_out_images_cannot_be_evaluated_on_them(
+    tiny_model_dir, capsys
+):
+    status = main(["--model", str(tiny_model_dir), "--fer", "unused", "--fer-split", "heldout"])
 
     assert status == 2
     assert "trained without a held-out slice" in capsys.readouterr().err
 
 
 def test_held_out_evaluation_takes_the_training_images_the_model_was_trained_without(
-    tiny_export, tmp_path
+    tiny_model_dir, tmp_path
 ):
-    model = shutil.copytree(tiny_export, tmp_path / "model")
+    model = shutil.copytree(tiny_model_dir, tmp_path / "model")
     data = json.loads((model / METADATA_FILE).read_text())
     data["training"] = {"config": {"heldout_fraction": 0.4}}
     (model / METADATA_FILE).write_text(json.dumps(data))
@@ -134,3 +142,44 @@ def test_held_out_evaluation_takes_the_training_images_the_model_was_trained_wit
     assert status == 0 and 0 < held_out < len(train)
     assert result["fer"]["split"] == HELDOUT and result["fer"]["n"] == held_out
     assert result["mirror_average"] is True
+
+
+def test_training_and_evaluation_predict_faces_the_same_way_in_batches(tiny_model_dir):
+    from ml.datasets import FaceSet
+    from ml.evaluation import predict_faces
+    from ml.runtime import load_runner
+
+    params = Preprocessing(input_size=48)
+    n = 5
+    faces = FaceSet(
+        images=np.random.default_rng(0).integers(0, 256, (n, 48, 48, 1), dtype=np.uint8),
+        emotion=np.full(n, -1),
+        age=np.full(n, -1.0),
+        gender=np.full(n, -1.0),
+        race=np.full(n, -1),
+        split=["x"] * n,
+        names=[f"{i}.jpg" for i in range(n)],
+    )
+    runner = load_runner(tiny_model_dir, "fp32")
+    batches: list[int] = []
+
+    def counted(batch):
+        batches.append(len(batch))
+        return runner.predict(batch)
+
+    out = predict_faces(counted, faces, params, batch_size=2)
+    assert batches == [2, 2, 1]
+    assert {k: v.shape for k, v in out.items()} == {
+        "emotion": (5, 4),
+        "age": (5, 1),
+        "gender": (5, 1),
+    }
+    whole = runner.predict(to_model_input(faces.images, params))
+    for name, value in whole.items():
+        np.testing.assert_allclose(out[name], value, atol=1e-5)
+    empty = predict_faces(counted, faces.subset(np.arange(0)), params)
+    assert {k: v.shape for k, v in empty.items()} == {
+        "emotion": (0, 4),
+        "age": (0, 1),
+        "gender": (0, 1),
+    }

@@ -26,29 +26,29 @@ def batch() -> np.ndarray:
     return synthetic_faces(5, TINY_INPUT_SIZE, seed=7)
 
 
-def test_export_writes_keras_both_tflite_files_and_metadata(tiny_export):
-    names = {path.name for path in tiny_export.iterdir()}
+def test_export_writes_keras_both_tflite_files_and_metadata(tiny_model_dir):
+    names = {path.name for path in tiny_model_dir.iterdir()}
     assert {"model.keras", "model_fp32.tflite", "model_int8.tflite", "metadata.json"} <= names
 
 
-def test_tflite_fp32_matches_keras_within_rounding(tiny_export, tiny_model, batch):
+def test_tflite_fp32_matches_keras_within_rounding(tiny_model_dir, tiny_model, batch):
     expected = {k: np.asarray(v) for k, v in tiny_model.predict_on_batch(batch).items()}
-    got = TFLiteRunner(tiny_export / "model_fp32.tflite", threads=1).predict(batch)
+    got = TFLiteRunner(tiny_model_dir / "model_fp32.tflite", threads=1).predict(batch)
     for name, tolerance in FP32_TOLERANCE.items():
         assert got[name].shape == expected[name].shape
         np.testing.assert_allclose(got[name], expected[name], atol=tolerance, err_msg=name)
 
 
-def test_tflite_int8_stays_close_to_keras(tiny_export, tiny_model, batch):
+def test_tflite_int8_stays_close_to_keras(tiny_model_dir, tiny_model, batch):
     expected = {k: np.asarray(v) for k, v in tiny_model.predict_on_batch(batch).items()}
-    got = TFLiteRunner(tiny_export / "model_int8.tflite", threads=1).predict(batch)
+    got = TFLiteRunner(tiny_model_dir / "model_int8.tflite", threads=1).predict(batch)
     for name, tolerance in INT8_TOLERANCE.items():
         assert got[name].shape == expected[name].shape
         np.testing.assert_allclose(got[name], expected[name], atol=tolerance, err_msg=name)
 
 
-def test_tflite_outputs_are_named_and_batch_size_can_change_between_calls(tiny_export):
-    runner = TFLiteRunner(tiny_export / "model_int8.tflite", threads=1)
+def test_tflite_outputs_are_named_and_batch_size_can_change_between_calls(tiny_model_dir):
+    runner = TFLiteRunner(tiny_model_dir / "model_int8.tflite", threads=1)
     for count in (1, 3, 2):
         out = runner.predict(synthetic_faces(count, TINY_INPUT_SIZE, seed=count))
         assert out["emotion"].shape == (count, len(MOODS))
@@ -56,34 +56,34 @@ def test_tflite_outputs_are_named_and_batch_size_can_change_between_calls(tiny_e
         assert out["gender"].shape == (count, 1)
 
 
-def test_keras_runner_loads_the_saved_model_and_matches_it(tiny_export, tiny_model, batch):
+def test_keras_runner_loads_the_saved_model_and_matches_it(tiny_model_dir, tiny_model, batch):
     expected = tiny_model.predict_on_batch(batch)
-    got = KerasRunner(tiny_export / "model.keras").predict(batch)
+    got = KerasRunner(tiny_model_dir / "model.keras").predict(batch)
     for name in ("emotion", "age", "gender"):
         np.testing.assert_allclose(got[name], np.asarray(expected[name]), atol=1e-5)
 
 
-def test_metadata_round_trip_gives_back_labels_preprocessing_and_files(tiny_export):
-    meta = load_metadata(tiny_export)
+def test_metadata_round_trip_gives_back_labels_preprocessing_and_files(tiny_model_dir):
+    meta = load_metadata(tiny_model_dir)
     assert meta.moods == MOODS
     assert meta.preprocessing == Preprocessing(input_size=TINY_INPUT_SIZE, color="gray")
     assert meta.input_shape == (TINY_INPUT_SIZE, TINY_INPUT_SIZE, 1)
     assert meta.files["tflite_int8"] == "model_int8.tflite"
-    assert meta.training == {"note": "untrained test model"}
+    assert meta.training == {"note": "untrained test model, emotion bias favours happy"}
     assert "keras" in meta.versions
     assert meta.created
 
 
-def test_metadata_with_another_label_order_is_refused(tiny_export, tmp_path):
-    data = json.loads((tiny_export / "metadata.json").read_text())
+def test_metadata_with_another_label_order_is_refused(tiny_model_dir, tmp_path):
+    data = json.loads((tiny_model_dir / "metadata.json").read_text())
     data["moods"] = ["happy", "angry", "neutral", "sad"]
     (tmp_path / "metadata.json").write_text(json.dumps(data))
     with pytest.raises(IncompatibleModel, match="label order"):
         load_metadata(tmp_path)
 
 
-def test_metadata_of_another_format_version_is_refused(tiny_export, tmp_path):
-    data = json.loads((tiny_export / "metadata.json").read_text())
+def test_metadata_of_another_format_version_is_refused(tiny_model_dir, tmp_path):
+    data = json.loads((tiny_model_dir / "metadata.json").read_text())
     data["format_version"] = 999
     (tmp_path / "metadata.json").write_text(json.dumps(data))
     with pytest.raises(IncompatibleModel, match="version 999"):

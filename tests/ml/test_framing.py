@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import cv2
 import numpy as np
 import pytest
 
 from ml.detection import RetinaFaceMobileNetDetector
 from ml.detection.base import DetectedFace
+from ml.export import METADATA_FILE
 from ml.framing import FRAMING_VERSION, DetectorFramer, FaceFrame, detect_training_face
 from ml.inference import Analyzer
 from ml.preprocessing import Preprocessing, face_crop, to_model_input
@@ -117,29 +121,17 @@ def test_a_framer_finding_no_face_at_all_says_so():
 
 
 def test_serving_with_another_detector_than_training_framed_with_logs_a_warning(
-    tiny_export_framed, caplog
+    tiny_model_dir, tmp_path, caplog
 ):
     from ml.detection import OpenCVDetector
 
-    Analyzer.load(tiny_export_framed, detector=OpenCVDetector())
+    framed = shutil.copytree(tiny_model_dir, tmp_path / "framed")
+    metadata = json.loads((framed / METADATA_FILE).read_text())
+    metadata["preprocessing"]["framing"] = "retinaface-mobilenet"
+    (framed / METADATA_FILE).write_text(json.dumps(metadata))
+
+    Analyzer.load(framed, detector=OpenCVDetector())
     assert "framed by the retinaface-mobilenet detector but is served with opencv" in caplog.text
-
-
-@pytest.fixture(scope="module")
-def tiny_export_framed(tiny_model, tmp_path_factory):
-    from ml.export import export_model
-
-    rng = np.random.default_rng(1)
-    params = Preprocessing(input_size=48, color="gray", framing="retinaface-mobilenet")
-    return export_model(
-        tiny_model,
-        tmp_path_factory.mktemp("framed-export"),
-        preprocessing=params,
-        calibration=rng.random((4, *params.input_shape), dtype=np.float32),
-        training={"note": "untrained"},
-        metrics={},
-        int8=False,
-    )
 
 
 def test_detected_faces_keep_their_score_and_landmarks_through_the_frame(detector, astronaut_bgr):

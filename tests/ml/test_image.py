@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -15,8 +13,8 @@ from ml import DEFAULT_MAX_PIXELS
 from ml import image as ml_image
 from ml.errors import InvalidImage
 from ml.image import decode_image, image_size
+from tests.probe import python_probe
 
-REPO = Path(__file__).resolve().parents[2]
 #: Junk that libjpeg skips with "Corrupt JPEG data: 2 extraneous bytes before marker ...".
 JUNK = b"\x12\x34"
 #: Side of the decompression bomb: 11000x11000 BGR is 363 MB once decoded.
@@ -281,14 +279,6 @@ def test_importing_ml_first_caps_the_pixels_opencv_itself_decodes(
     if variable is not None:
         env["OPENCV_IO_MAX_IMAGE_PIXELS"] = variable
 
-    done = subprocess.run(
-        [sys.executable, "-c", DECODE_DIRECTLY, str(over_cap_jpeg), imports],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = python_probe(DECODE_DIRECTLY, env=env, args=(str(over_cap_jpeg), imports))
 
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:-1] == expected
+    assert out.split("\n")[:-1] == expected

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
-import subprocess
-import sys
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +14,7 @@ from ml.detection import OpenCVDetector
 from ml.errors import InvalidImage, ModelNotFound
 from ml.inference import Analyzer
 from ml.labels import AGE_BAND_NAMES, MOODS
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.probe import python_probe
 
 
 class CountingRunner:
@@ -35,8 +31,8 @@ class CountingRunner:
 
 
 @pytest.fixture(scope="module")
-def analyzer(tiny_export) -> Analyzer:
-    return Analyzer.load(tiny_export, detector="opencv", runtime="int8", threads=1)
+def analyzer(tiny_model_dir) -> Analyzer:
+    return Analyzer.load(tiny_model_dir, detector="opencv", runtime="int8", threads=1)
 
 
 def png_header(width: int, height: int) -> bytes:
@@ -102,14 +98,14 @@ def test_missing_model_folder_raises_model_not_found_saying_what_was_expected(tm
         Analyzer.load(tmp_path / "no-model-here", detector="opencv")
 
 
-def test_export_without_any_model_file_raises_model_not_found(tiny_export, tmp_path):
-    (tmp_path / "metadata.json").write_bytes((tiny_export / "metadata.json").read_bytes())
+def test_export_without_any_model_file_raises_model_not_found(tiny_model_dir, tmp_path):
+    (tmp_path / "metadata.json").write_bytes((tiny_model_dir / "metadata.json").read_bytes())
     with pytest.raises(ModelNotFound, match=r"model_int8\.tflite"):
         Analyzer.load(tmp_path, detector="opencv")
 
 
 def test_tflite_inference_does_not_import_tensorflow_or_keras(
-    tiny_export, astronaut_jpeg, tmp_path
+    tiny_model_dir, astronaut_jpeg, tmp_path
 ):
     frame = tmp_path / "frame.jpg"
     frame.write_bytes(astronaut_jpeg)
@@ -117,13 +113,9 @@ def test_tflite_inference_does_not_import_tensorflow_or_keras(
         "import sys\n"
         "from pathlib import Path\n"
         "from ml.inference import Analyzer\n"
-        f"analyzer = Analyzer.load({str(tiny_export)!r}, detector='auto', runtime='auto')\n"
+        f"analyzer = Analyzer.load({str(tiny_model_dir)!r}, detector='auto', runtime='auto')\n"
         f"result = analyzer.analyze(Path({str(frame)!r}).read_bytes())\n"
         "assert len(result.faces) == 1, result\n"
         "print(sorted(m for m in ('tensorflow', 'keras', 'tf_keras') if m in sys.modules))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert python_probe(code).strip().splitlines()[-1] == "[]"

@@ -10,10 +10,10 @@ from ml.install import install_export
 from ml.runtime import load_runner
 
 
-def test_installing_copies_one_model_file_and_metadata_listing_only_it(tiny_export, tmp_path):
+def test_installing_copies_one_model_file_and_metadata_listing_only_it(tiny_model_dir, tmp_path):
     target = tmp_path / "served"
 
-    installed = install_export(tiny_export, target)
+    installed = install_export(tiny_model_dir, target)
 
     assert sorted(p.name for p in target.iterdir()) == ["metadata.json", "model_int8.tflite"]
     assert installed == target / "model_int8.tflite"
@@ -21,11 +21,11 @@ def test_installing_copies_one_model_file_and_metadata_listing_only_it(tiny_expo
     assert load_runner(target).input_shape == (48, 48, 1)
 
 
-def test_a_reinstall_removes_the_previous_model_files(tiny_export, tmp_path):
+def test_a_reinstall_removes_the_previous_model_files(tiny_model_dir, tmp_path):
     target = tmp_path / "served"
-    install_export(tiny_export, target, runtime="int8")
+    install_export(tiny_model_dir, target, runtime="int8")
 
-    install_export(tiny_export, target, runtime="fp32")
+    install_export(tiny_model_dir, target, runtime="fp32")
 
     assert sorted(p.name for p in target.iterdir()) == ["metadata.json", "model_fp32.tflite"]
     meta = json.loads((target / "metadata.json").read_text())
@@ -37,8 +37,8 @@ def test_installing_from_a_folder_without_an_export_fails_clearly(tmp_path):
         install_export(tmp_path / "nothing", tmp_path / "served")
 
 
-def test_the_install_model_command_reports_what_it_installed(tiny_export, tmp_path, capsys):
-    call_command("install_model", str(tiny_export), "--to", str(tmp_path / "served"))
+def test_the_install_model_command_reports_what_it_installed(tiny_model_dir, tmp_path, capsys):
+    call_command("install_model", str(tiny_model_dir), "--to", str(tmp_path / "served"))
 
     assert "Installed" in capsys.readouterr().out
     assert (tmp_path / "served" / "model_int8.tflite").is_file()

@@ -9,7 +9,6 @@ from ml.labels import (
     FER_CLASSES,
     MOODS,
     age_band,
-    gender_label,
     mood_index,
 )
 
@@ -61,9 +60,3 @@ def test_ages_fall_in_the_band_whose_first_year_they_reached(years, band):
 
 def test_age_bands_are_listed_from_youngest_to_oldest():
     assert AGE_BAND_NAMES == ("child", "teen", "young_adult", "adult", "senior")
-
-
-def test_gender_label_is_female_from_the_threshold_up():
-    assert gender_label(0.5) == "female"
-    assert gender_label(0.49) == "male"
-    assert gender_label(0.7, threshold=0.8) == "male"

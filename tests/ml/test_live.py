@@ -1,4 +1,4 @@
-"""The live-path evaluation: faces composed into camera frames and analysed as served."""
+"""The live-path evaluation: faces composed into camera frames and analyzed as served."""
 
 from __future__ import annotations
 

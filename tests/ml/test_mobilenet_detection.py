@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from ml.detection import RetinaFaceMobileNetDetector, create_detector, mobilenet_weights_path
 from ml.detection.priors import anchors, decode_boxes, non_maximum_suppression
 from ml.errors import DetectorWeightsMissing
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.probe import python_probe
 
 
 @pytest.fixture(scope="module")
@@ -71,16 +66,12 @@ def test_a_fresh_install_without_network_picks_it_under_auto():
         "    raise OSError('network disabled in this test')\n"
         "socket.socket.connect = no_network\n"
         "socket.create_connection = no_network\n"
-        "from tests.conftest import astronaut_image\n"
+        "from musicmood.samples import astronaut_image\n"
         "from ml.detection import create_detector\n"
         "detector = create_detector('auto')\n"
         "print(detector.name, len(detector.detect(astronaut_image())))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["retinaface-mobilenet", "1"]
+    assert python_probe(code).split() == ["retinaface-mobilenet", "1"]
 
 
 def test_weights_that_are_not_the_pinned_file_are_refused_naming_the_install_command(tmp_path):

@@ -27,8 +27,8 @@ class CountingRunner(ModelRunner):
 
 
 @pytest.fixture
-def fp32(tiny_export) -> TFLiteRunner:
-    return TFLiteRunner(tiny_export / "model_fp32.tflite")
+def fp32(tiny_model_dir) -> TFLiteRunner:
+    return TFLiteRunner(tiny_model_dir / "model_fp32.tflite")
 
 
 def test_mirrored_outputs_are_the_mean_of_each_face_and_its_mirror_from_one_call(fp32):
@@ -62,8 +62,8 @@ def test_mirrored_passes_empty_and_misshapen_batches_to_the_runner_it_wraps(fp32
 
 
 @pytest.mark.parametrize("mirror", [True, False])
-def test_serving_mirrors_exactly_when_the_export_says_so(tiny_export, tmp_path, mirror):
-    model = shutil.copytree(tiny_export, tmp_path / "model")
+def test_serving_mirrors_exactly_when_the_export_says_so(tiny_model_dir, tmp_path, mirror):
+    model = shutil.copytree(tiny_model_dir, tmp_path / "model")
     data = json.loads((model / METADATA_FILE).read_text())
     data["mirror_average"] = mirror
     (model / METADATA_FILE).write_text(json.dumps(data))
@@ -75,9 +75,11 @@ def test_serving_mirrors_exactly_when_the_export_says_so(tiny_export, tmp_path, 
     assert analyzer.runner.name.endswith("+mirror") is mirror
 
 
-def test_exports_ask_for_mirroring_and_older_metadata_without_the_key_do_not(tiny_export, tmp_path):
-    assert load_metadata(tiny_export).mirror_average is True
-    model = shutil.copytree(tiny_export, tmp_path / "model")
+def test_exports_ask_for_mirroring_and_older_metadata_without_the_key_do_not(
+    tiny_model_dir, tmp_path
+):
+    assert load_metadata(tiny_model_dir).mirror_average is True
+    model = shutil.copytree(tiny_model_dir, tmp_path / "model")
     data = json.loads((model / METADATA_FILE).read_text())
     del data["mirror_average"]
     (model / METADATA_FILE).write_text(json.dumps(data))

@@ -52,6 +52,7 @@ def first_run(datasets, tmp_path_factory) -> tuple[TrainConfig, dict, list[str]]
     return config, result, lines
 
 
+@pytest.mark.slow  # trains with TensorFlow
 def test_a_tiny_training_run_writes_checkpoints_report_plots_and_export(first_run):
     config, result, _lines = first_run
     out = config.out
@@ -80,6 +81,7 @@ def test_a_tiny_training_run_writes_checkpoints_report_plots_and_export(first_ru
     assert [record["epoch"] for record in report["history"]] == [1]
 
 
+@pytest.mark.slow  # trains with TensorFlow
 def test_each_epoch_reports_one_metrics_line(first_run):
     _, _, lines = first_run
     epoch_lines = [line for line in lines if line.startswith("epoch ")]
@@ -89,6 +91,7 @@ def test_each_epoch_reports_one_metrics_line(first_run):
         assert field in epoch_lines[0]
 
 
+@pytest.mark.slow  # trains with TensorFlow
 def test_the_checkpoint_keeps_the_optimizer_after_two_steps(first_run):
     config, _, _ = first_run
 
@@ -97,6 +100,7 @@ def test_the_checkpoint_keeps_the_optimizer_after_two_steps(first_run):
     assert int(model.optimizer.iterations) == 2
 
 
+@pytest.mark.slow  # trains with TensorFlow
 def test_resume_continues_from_the_checkpoint_at_the_next_epoch(first_run, datasets):
     config, _, _ = first_run
     fer, utk = datasets
@@ -141,6 +145,7 @@ RECIPES = {
 }
 
 
+@pytest.mark.slow  # trains with TensorFlow
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_a_time_budget_pauses_at_an_epoch_boundary_and_resume_ends_where_one_leg_would(
     datasets, tmp_path, recipe
@@ -222,6 +227,7 @@ def test_the_plateau_schedule_cuts_the_rate_after_patience_epochs_without_a_bett
     assert state["plateau_wait"] == 1
 
 
+@pytest.mark.slow  # trains with TensorFlow
 def test_resume_refuses_a_checkpoint_made_with_other_preprocessing(first_run, datasets):
     config, _, _ = first_run
     fer, utk = datasets
@@ -233,6 +239,7 @@ def test_resume_refuses_a_checkpoint_made_with_other_preprocessing(first_run, da
         train(other, echo=lambda line: None)
 
 
+@pytest.mark.slow  # trains with TensorFlow
 def test_the_learning_rate_finder_saves_a_plot_and_suggests_a_rate(datasets, tmp_path):
     fer, _utk = datasets
     config = TrainConfig(
@@ -310,6 +317,7 @@ def test_training_without_any_dataset_is_refused_with_a_clear_message(capsys):
     assert "at least one dataset" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # trains with TensorFlow
 def test_manage_py_train_model_trains_and_exports(datasets, tmp_path):
     fer, utk = datasets
     out = tmp_path / "command"

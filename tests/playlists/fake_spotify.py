@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -22,6 +21,8 @@ CLIENT_ID = "test-client-id"
 CLIENT_SECRET = "test-client-secret"
 ACCESS_TOKEN = "fake-access-token"
 SEARCH_MAX_LIMIT = 10
+#: Longest a held answer waits for its test (see ``Failure.hold``).
+HOLD_LIMIT_SECONDS = 30.0
 
 
 def track_id(n: int) -> str:
@@ -50,7 +51,9 @@ class Failure:
     status: int = 500
     times: int = 1_000_000  # how many requests fail before the path works again
     retry_after: str | None = None
-    delay: float = 0.0  # seconds to sleep before answering (a slow response)
+    #: Answer only once this is set (a server too slow for the client's timeout); the test
+    #: sets it when done, and a forgotten one gives up after HOLD_LIMIT_SECONDS.
+    hold: threading.Event | None = None
 
 
 @dataclass
@@ -93,8 +96,8 @@ class _Handler(BaseHTTPRequestHandler):
             if failure is None or failure.times <= 0:
                 return False
             failure.times -= 1
-        if failure.delay:
-            time.sleep(failure.delay)
+        if failure.hold is not None:
+            failure.hold.wait(HOLD_LIMIT_SECONDS)
             if failure.status == 200:
                 return False
         headers = {"Retry-After": failure.retry_after} if failure.retry_after else None

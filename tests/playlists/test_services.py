@@ -67,6 +67,10 @@ def test_the_api_resolves_tracks_and_the_embed_starts_at_the_first(spotify_on):
     assert [t["title"] for t in choice.tracks] == ["Song 1", "Song 2", "Song 3"]
     assert choice.embed_url == f"https://open.spotify.com/embed/track/{track_id(1)}"
     assert choice.degraded == ""
+    # The player plays a clicked track from the embed URL the message gives it.
+    assert [t["embed_url"] for t in choice.to_message()["tracks"]] == [
+        f"https://open.spotify.com/embed/track/{track_id(n)}" for n in (1, 2, 3)
+    ]
 
 
 def test_a_track_is_not_repeated_within_a_listening_session(spotify_on):

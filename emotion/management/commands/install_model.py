@@ -6,7 +6,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ml.errors import IncompatibleModel, ModelNotFound
-from ml.install import INSTALLABLE, install_export
+from ml.export import RUNTIME_FILES
+from ml.install import install_export
 
 
 class Command(BaseCommand):
@@ -21,7 +22,7 @@ class Command(BaseCommand):
             "--to", type=Path, default=None, help="target folder (default: MUSICMOOD_MODEL)"
         )
         parser.add_argument(
-            "--runtime", choices=tuple(INSTALLABLE), default="int8", help="model file to install"
+            "--runtime", choices=tuple(RUNTIME_FILES), default="int8", help="model file to install"
         )
 
     def handle(self, *args, **options) -> None:

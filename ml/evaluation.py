@@ -1,0 +1,316 @@
+"""Evaluating an exported model on FER2013 (emotion) and UTKFace (age, gender): the metrics.
+
+Faces are loaded with ``ml.datasets`` using the export's own preprocessing, then run through the
+same runner serving uses, in batches (``predict_faces``, which training's validation uses too).
+``evaluate`` returns the nested results it describes; ``ml.evaluation_report`` writes them as
+tables and ``ml.evaluate`` is the command line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ml.datasets import DEFAULT_HELDOUT_FRACTION, HELDOUT, FaceSet, load_fer, load_utkface
+from ml.datasets.utkface import DEFAULT_VAL_FRACTION
+from ml.export import OUTPUT_NAMES, empty_outputs, load_metadata
+from ml.labels import MOODS
+from ml.metrics import evaluate_predictions
+from ml.preprocessing import Preprocessing, to_model_input
+from ml.runtime import DEFAULT_THREADS, ModelRunner, load_runner
+
+logger = logging.getLogger(__name__)
+
+#: Faces per runner call while evaluating.
+EVAL_BATCH_SIZE = 256
+#: FER2013 images to evaluate on: the test/ folder (PublicTest, the validation set training
+#: selects on, and PrivateTest where present) or the held-out slice of train/.
+FER_SPLITS: tuple[str, ...] = ("test", HELDOUT)
+UTKFACE_SPLITS: tuple[str, ...] = ("all", "train", "val", HELDOUT)
+#: UTKFace's race codes, for the printed table.
+UTKFACE_RACES: tuple[str, ...] = ("white", "black", "asian", "indian", "other")
+
+
+def predict_faces(
+    predict: Callable[[np.ndarray], Mapping[str, Any]],
+    faces: FaceSet,
+    params: Preprocessing,
+    *,
+    batch_size: int = EVAL_BATCH_SIZE,
+) -> dict[str, np.ndarray]:
+    """Run uint8 crops (N, S, S, C) through ``predict`` in batches: outputs by name, N rows.
+
+    ``predict`` takes float32 model input (n, S, S, C) and gives the outputs by name: a runner's
+    ``predict``, or a Keras model's ``predict_on_batch`` while training validates.
+    """
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in OUTPUT_NAMES}
+    for start in range(0, len(faces), batch_size):
+        out = predict(to_model_input(faces.images[start : start + batch_size], params))
+        for name, chunks in parts.items():
+            chunks.append(np.asarray(out[name]))
+    if not len(faces):
+        return empty_outputs()
+    return {name: np.concatenate(chunks) for name, chunks in parts.items()}
+
+
+def _emotion_metrics(faces: FaceSet, out: dict[str, np.ndarray]) -> dict[str, Any]:
+    """n, accuracy, macro_f1, recall per mood and confusion (rows true, MOODS order)."""
+    m = evaluate_predictions(
+        emotion_true=faces.emotion,
+        emotion_prob=out["emotion"],
+        age_true=np.full(len(faces), -1.0),
+        age_pred=out["age"],
+        gender_true=np.full(len(faces), -1.0),
+        gender_prob=out["gender"],
+    )
+    return {
+        "n": m["mood_count"],
+        "accuracy": m["mood_accuracy"],
+        "macro_f1": m["mood_macro_f1"],
+        "recall": m["mood_recall"],
+        "confusion": m["confusion"],
+    }
+
+
+def _demographic_metrics(faces: FaceSet, out: dict[str, np.ndarray]) -> dict[str, Any]:
+    """n, age_mae, gender_accuracy and age MAE by decade for UTKFace-labelled faces."""
+    m = evaluate_predictions(
+        emotion_true=np.full(len(faces), -1),
+        emotion_prob=out["emotion"],
+        age_true=faces.age,
+        age_pred=out["age"],
+        gender_true=faces.gender,
+        gender_prob=out["gender"],
+    )
+    decades = m["age_mae_by_decade"] or {}
+    return {
+        "n": len(faces),
+        "age_mae": m["age_mae"],
+        "gender_accuracy": m["gender_accuracy"],
+        "by_decade": {
+            name: {"n": int(v["count"]), "age_mae": v["mae"]} for name, v in decades.items()
+        },
+    }
+
+
+def evaluate_fer(
+    runner: ModelRunner,
+    path: str | Path,
+    params: Preprocessing,
+    *,
+    split: str = "test",
+    heldout_fraction: float = DEFAULT_HELDOUT_FRACTION,
+    limit: int | None = None,
+    cache_dir: str | Path | None = None,
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """Emotion metrics on the mood-class images of FER2013's test part (per original split
+    too) or, with ``split="heldout"``, of the training images held out of training."""
+    if split not in FER_SPLITS:
+        raise ValueError(f"Expected a FER2013 split in {FER_SPLITS}, got {split!r}.")
+    faces = load_fer(
+        path,
+        params,
+        part="test" if split == "test" else "train",
+        heldout_fraction=heldout_fraction,
+        limit=limit,
+        cache_dir=cache_dir,
+        show_progress=show_progress,
+    )
+    keep = faces.emotion >= 0
+    if split == HELDOUT:
+        keep &= faces.split == HELDOUT
+    faces = faces.subset(np.flatnonzero(keep))
+    out = predict_faces(runner.predict, faces, params)
+    result = _emotion_metrics(faces, out)
+    result["faces"] = faces  # taken out by ``evaluate`` for the live path
+    splits = sorted(set(faces.split.tolist()))
+    if len(splits) > 1:
+        result["splits"] = {}
+        for name in splits:
+            index = np.flatnonzero(faces.split == name)
+            part = faces.subset(index)
+            result["splits"][name] = _emotion_metrics(part, {k: v[index] for k, v in out.items()})
+    result["split"] = split
+    return result
+
+
+def evaluate_utkface(
+    runner: ModelRunner,
+    path: str | Path,
+    params: Preprocessing,
+    *,
+    split: str = "all",
+    val_fraction: float = DEFAULT_VAL_FRACTION,
+    heldout_fraction: float = DEFAULT_HELDOUT_FRACTION,
+    limit: int | None = None,
+    cache_dir: str | Path | None = None,
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """Age MAE and gender accuracy on UTKFace, overall, by race (0..4) and by decade."""
+    if split not in UTKFACE_SPLITS:
+        raise ValueError(f"Expected a UTKFace split in {UTKFACE_SPLITS}, got {split!r}.")
+    faces = load_utkface(
+        path,
+        params,
+        val_fraction=val_fraction,
+        heldout_fraction=heldout_fraction,
+        limit=limit,
+        cache_dir=cache_dir,
+        show_progress=show_progress,
+    )
+    if split != "all":
+        faces = faces.subset(np.flatnonzero(faces.split == split))
+    out = predict_faces(runner.predict, faces, params)
+    result = _demographic_metrics(faces, out)
+    result["split"] = split
+    result["faces"] = faces  # taken out by ``evaluate`` for the live path
+    result["by_race"] = {}
+    for race in range(len(UTKFACE_RACES)):
+        index = np.flatnonzero(faces.race == race)
+        if len(index):
+            part = _demographic_metrics(faces.subset(index), {k: v[index] for k, v in out.items()})
+            part.pop("by_decade")
+            result["by_race"][str(race)] = {"name": UTKFACE_RACES[race], **part}
+    return result
+
+
+def evaluate(
+    model_dir: str | Path,
+    *,
+    fer: str | Path | None = None,
+    fer_split: str = "test",
+    utkface: str | Path | None = None,
+    utkface_split: str = "all",
+    runtime: str = "auto",
+    threads: int = DEFAULT_THREADS,
+    mirror: bool | None = None,
+    limit: int | None = None,
+    cache_dir: str | Path | None = None,
+    show_progress: bool = False,
+    live: bool = False,
+    detector: str = "auto",
+    detector_max_side: int = 320,
+) -> dict[str, Any]:
+    """Evaluate an export; returns {"model", "runtime", "fer": {...}, "utkface": {...}}.
+
+    ``live``: also run every evaluated face through the live path (``ml.live``: composed into
+    camera frames, analyzed by an ``Analyzer`` with ``detector``); adds ``live.fer`` and
+    ``live.utkface`` (recall.<size>, found.<metrics>, all.<metrics>).
+
+    ``mirror``: average each face with its mirror image; None does what serving does (the
+    export's ``mirror_average``).
+
+    The slices ("val", "heldout") are the ones the model was trained with: their fractions
+    come from the export's training configuration.
+
+    ``fer``: split, n, accuracy, macro_f1, recall.<mood>, confusion (rows true, columns predicted,
+    ``MOODS`` order) and, where several splits are present, splits.<split>.<same keys>.
+    ``utkface``: n, age_mae, gender_accuracy, by_race.<0..4>.{name, n, age_mae,
+    gender_accuracy}, by_decade.<"20-29">.{n, age_mae}.
+    """
+    if fer is None and utkface is None:
+        raise ValueError("Nothing to evaluate: give a FER2013 folder, a UTKFace folder or both.")
+    metadata = load_metadata(model_dir)
+    mirror = metadata.mirror_average if mirror is None else mirror
+    runner = load_runner(model_dir, runtime, threads=threads, mirror=mirror)
+    params = metadata.preprocessing
+    trained = metadata.training.get("config", {})
+    # A model trained before held-out slices existed trained on all of train/: none held out.
+    heldout_fraction = float(trained.get("heldout_fraction", 0.0))
+    val_fraction = float(trained.get("val_fraction", DEFAULT_VAL_FRACTION))
+    results: dict[str, Any] = {
+        "model": str(model_dir),
+        "runtime": runner.name,
+        "mirror_average": mirror,
+        "moods": list(MOODS),
+    }
+    if HELDOUT in (fer_split, utkface_split) and heldout_fraction <= 0:
+        raise ValueError(
+            f"{model_dir} was trained without a held-out slice (its training configuration "
+            "has no heldout_fraction), so it has no images it never saw to evaluate on."
+        )
+    if fer is not None:
+        results["fer"] = evaluate_fer(
+            runner,
+            fer,
+            params,
+            split=fer_split,
+            heldout_fraction=heldout_fraction,
+            limit=limit,
+            cache_dir=cache_dir,
+            show_progress=show_progress,
+        )
+    if utkface is not None:
+        results["utkface"] = evaluate_utkface(
+            runner,
+            utkface,
+            params,
+            split=utkface_split,
+            val_fraction=val_fraction,
+            heldout_fraction=heldout_fraction,
+            limit=limit,
+            cache_dir=cache_dir,
+            show_progress=show_progress,
+        )
+    faces = {name: results[name].pop("faces") for name in ("fer", "utkface") if name in results}
+    if live:
+        results["live"] = _evaluate_live(
+            model_dir,
+            faces,
+            fer=fer,
+            fer_split=fer_split,
+            utkface=utkface,
+            runtime=runtime,
+            threads=threads,
+            detector=detector,
+            detector_max_side=detector_max_side,
+            show_progress=show_progress,
+        )
+    return results
+
+
+def _evaluate_live(
+    model_dir: str | Path,
+    faces: dict[str, FaceSet],
+    *,
+    fer: str | Path | None,
+    fer_split: str,
+    utkface: str | Path | None,
+    runtime: str,
+    threads: int,
+    detector: str,
+    detector_max_side: int,
+    show_progress: bool,
+) -> dict[str, Any]:
+    """The ``live`` results: the same faces, from their source images, through ``Analyzer``."""
+    from ml import live
+    from ml.datasets.utkface import list_utkface
+    from ml.inference import Analyzer
+
+    analyzer = Analyzer.load(
+        model_dir,
+        detector=detector,
+        runtime=runtime,
+        threads=threads,
+        detector_max_side=detector_max_side,
+    )
+    result: dict[str, Any] = {"detector": analyzer.detector.name, **live.live_summary()}
+    sources: dict[str, dict[str, Path]] = {}
+    if "fer" in faces:
+        root = Path(fer) / ("test" if fer_split == "test" else "train")
+        if not root.is_dir():
+            raise ValueError(f"The live path needs FER2013's folder layout; {root} is missing.")
+        sources["fer"] = {p.name: p for p in root.rglob("*") if p.is_file()}
+    if "utkface" in faces:
+        sources["utkface"] = {p.name: p for p in list_utkface(Path(utkface))}
+    metrics = {"fer": live.fer_live_metrics, "utkface": live.utkface_live_metrics}
+    for name, face_set in faces.items():
+        paths = [sources[name][file_name] for file_name in face_set.names]
+        found = live.analyze_live(analyzer, live.source_images(paths), show_progress=show_progress)
+        result[name] = metrics[name](face_set, found)
+    return result

@@ -1,0 +1,155 @@
+"""The tables of an evaluation, built once and written as plain text or as Markdown.
+
+``report_tables`` turns ``ml.evaluation.evaluate``'s results into tables; ``format_report``
+writes them for a terminal and ``format_markdown`` as the model card's Markdown, so both say the
+same thing in the same words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ml.labels import MOODS
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table: a title line (text only), a header row and rows of cells."""
+
+    title: str
+    header: tuple[str, ...]
+    rows: list[tuple[str, ...]] = field(default_factory=list)
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+def _fer_tables(fer: dict[str, Any]) -> list[Table]:
+    split = fer.get("split", "test")
+    columns = [fer, *(part for _, part in sorted((fer.get("splits") or {}).items()))]
+    names = ("value",) if len(columns) == 1 else ("all", *sorted(fer["splits"]))
+    rows = [
+        ("images", *(str(r["n"]) for r in columns)),
+        ("accuracy", *(_pct(r["accuracy"]) for r in columns)),
+        ("macro-F1", *(_fmt(r["macro_f1"]) for r in columns)),
+    ]
+    rows += [(f"recall {m}", *(_pct((r["recall"] or {}).get(m)) for r in columns)) for m in MOODS]
+    tables = [
+        Table(
+            f"FER2013 {split}: {fer['n']} faces",
+            (f"FER2013 {split}, {len(MOODS)} moods", *names),
+            rows,
+        )
+    ]
+    if fer["confusion"]:
+        counts = [(m, *map(str, row)) for m, row in zip(MOODS, fer["confusion"], strict=True)]
+        tables.append(
+            Table("confusion (rows true, columns predicted)", ("true \\ predicted", *MOODS), counts)
+        )
+    return tables
+
+
+def _utkface_tables(utk: dict[str, Any]) -> list[Table]:
+    summary = Table(
+        f"UTKFace ({utk['split']}): {utk['n']} faces",
+        (f"UTKFace {utk['split']}", "value"),
+        [
+            ("images", str(utk["n"])),
+            ("age MAE", f"{_fmt(utk['age_mae'], 2)} years"),
+            ("gender accuracy", _pct(utk["gender_accuracy"])),
+        ],
+    )
+    races = Table(
+        "by race",
+        ("UTKFace race group", "images", "age MAE (years)", "gender accuracy"),
+        [
+            (f"{code} {r['name']}", str(r["n"]), _fmt(r["age_mae"], 2), _pct(r["gender_accuracy"]))
+            for code, r in utk["by_race"].items()
+        ],
+    )
+    decades = Table(
+        "by decade of the true age",
+        ("age decade", "images", "age MAE (years)"),
+        [(name, str(r["n"]), _fmt(r["age_mae"], 2)) for name, r in utk["by_decade"].items()],
+    )
+    return [summary, races, decades]
+
+
+def _live_table(live: dict[str, Any]) -> Table:
+    sizes = " / ".join(f"{name} {side} px" for name, side in live["sizes"].items())
+    rows = []
+    for scope in ("all", "found"):
+        if "fer" in live:
+            fer = live["fer"]
+            rows.append(
+                (
+                    f"FER2013 {scope}",
+                    " / ".join(_pct(fer["recall"][n]) for n in fer["recall"]),
+                    _pct(fer[scope]["accuracy"]),
+                    f"F1 {_fmt(fer[scope]['macro_f1'])}",
+                    "",
+                )
+            )
+        if "utkface" in live:
+            utk = live["utkface"]
+            rows.append(
+                (
+                    f"UTKFace {scope}",
+                    " / ".join(_pct(utk["recall"][n]) for n in utk["recall"]),
+                    "",
+                    f"MAE {_fmt(utk[scope]['age_mae'], 2)}",
+                    _pct(utk[scope]["gender_accuracy"]),
+                )
+            )
+    width, height = live["frame"]
+    return Table(
+        f"Live path ({live['detector']}, {width}x{height} frames)",
+        (
+            f"live path ({live['detector']})",
+            f"faces found ({sizes})",
+            "mood accuracy",
+            "macro-F1 or age MAE",
+            "gender accuracy",
+        ),
+        rows,
+    )
+
+
+def report_tables(results: dict[str, Any]) -> list[Table]:
+    """The tables of ``evaluate``'s results: FER2013, UTKFace and the live path, where present."""
+    tables = []
+    if results.get("fer"):
+        tables += _fer_tables(results["fer"])
+    if results.get("utkface"):
+        tables += _utkface_tables(results["utkface"])
+    if results.get("live"):
+        tables.append(_live_table(results["live"]))
+    return tables
+
+
+def format_report(results: dict[str, Any]) -> str:
+    """``evaluate``'s results as plain-text tables with aligned columns."""
+    lines = [f"Model {results['model']} ({results['runtime']})"]
+    for table in report_tables(results):
+        cells = [table.header, *table.rows]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(table.header))]
+        lines += ["", table.title]
+        for row in cells:
+            padded = [cell.rjust(width) for cell, width in zip(row, widths, strict=True)]
+            lines.append("  ".join([row[0].ljust(widths[0]), *padded[1:]]).rstrip())
+    return "\n".join(lines)
+
+
+def format_markdown(results: dict[str, Any]) -> str:
+    """``evaluate``'s results as the Markdown tables of the model card."""
+    lines = [f"Model `{results['model']}`, runtime `{results['runtime']}`."]
+    for table in report_tables(results):
+        lines += ["", "| " + " | ".join(table.header) + " |", "|---" * len(table.header) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in table.rows]
+    return "\n".join(lines) + "\n"

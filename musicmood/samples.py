@@ -1,0 +1,109 @@
+"""Sample inputs for the tests and the benchmarks: a real face photo, camera frames made of it,
+and a tiny real export of the model.
+
+Development tooling: nothing here is imported by the site itself. scikit-image (for the photo)
+is a test requirement, TensorFlow (for the export) is imported only to build one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from ml.labels import MOODS
+from ml.live import LIVE_JPEG_QUALITY
+
+if TYPE_CHECKING:
+    import keras
+
+#: The mood the tiny model always favours (see ``tiny_model``).
+TINY_MODEL_MOOD = "happy"
+#: Grey level of the frames around the photo.
+FRAME_BACKGROUND = 90
+#: The astronaut's head and shoulders in the photo, (top, left, side) in its pixels.
+ASTRONAUT_HEAD = (10, 80, 360)
+
+
+def astronaut_image() -> np.ndarray:
+    """scikit-image's astronaut photo (one clear frontal face), as BGR uint8 (512, 512, 3)."""
+    from skimage import data
+
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+def astronaut_frame(width: int = 640, height: int = 480) -> np.ndarray:
+    """The astronaut letterboxed into a BGR camera frame: one face, about 100 px at 640x480."""
+    side = min(width, height)
+    frame = np.full((height, width, 3), FRAME_BACKGROUND, np.uint8)
+    x0, y0 = (width - side) // 2, (height - side) // 2
+    photo = cv2.resize(astronaut_image(), (side, side), interpolation=cv2.INTER_AREA)
+    frame[y0 : y0 + side, x0 : x0 + side] = photo
+    return frame
+
+
+def two_face_frame(width: int = 640, height: int = 480) -> np.ndarray:
+    """Two copies of the astronaut's head side by side in a BGR frame: two faces of about
+    90 px at 640x480, each more than twice the model's input, as two people at a laptop."""
+    top, left, size = ASTRONAUT_HEAD
+    side = min(width // 2, height)
+    head = astronaut_image()[top : top + size, left : left + size]
+    head = cv2.resize(head, (side, side), interpolation=cv2.INTER_AREA)
+    frame = np.full((height, width, 3), FRAME_BACKGROUND, np.uint8)
+    y0 = (height - side) // 2
+    frame[y0 : y0 + side, :side] = head
+    frame[y0 : y0 + side, side : 2 * side] = head
+    return frame
+
+
+def encode_jpeg(frame: np.ndarray, quality: int = LIVE_JPEG_QUALITY) -> bytes:
+    """JPEG bytes of a BGR frame, by default at the quality the page sends."""
+    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("OpenCV could not encode a JPEG.")
+    return jpeg.tobytes()
+
+
+def tiny_model() -> keras.Model:
+    """A real 1/16-width model, 48x48 gray, whose emotion head favours TINY_MODEL_MOOD.
+
+    The network is untrained, so left alone its emotion head would give near-uniform
+    probabilities that never reach MOOD_MIN_CONFIDENCE, and no test could see a mood being
+    announced. The emotion layer's kernel is shrunk and its bias set so that "happy" wins
+    clearly (about 0.95) whatever the face: tests then check the path (frame -> analysis ->
+    smoothed mood -> message), not the accuracy of a model nobody trained.
+    """
+    from ml.model import build_model
+
+    model = build_model(input_size=48, channels=1, width=0.0625, head_units=16)
+    emotion = model.get_layer("emotion")
+    kernel, bias = emotion.get_weights()
+    bias = np.zeros_like(bias)
+    bias[MOODS.index(TINY_MODEL_MOOD)] = 4.0
+    emotion.set_weights([kernel * 0.01, bias])
+    return model
+
+
+def export_tiny_model(model: keras.Model, out: Path) -> Path:
+    """Export ``tiny_model()`` to ``out``: Keras, TFLite fp32 and int8, metadata."""
+    from ml.export import export_model
+    from ml.preprocessing import Preprocessing
+
+    preprocessing = Preprocessing(input_size=48, color="gray")
+    rng = np.random.default_rng(7)
+    calibration = rng.random((16, *preprocessing.input_shape), dtype=np.float32)
+    return export_model(
+        model,
+        out,
+        preprocessing=preprocessing,
+        calibration=calibration,
+        training={"note": "untrained test model, emotion bias favours " + TINY_MODEL_MOOD},
+        metrics={},
+    )
+
+
+def build_tiny_model(out: Path) -> Path:
+    """``tiny_model()`` exported to ``out``."""
+    return export_tiny_model(tiny_model(), out)
