@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -38,6 +39,33 @@ def test_the_page_shows_a_face_box_and_a_mood_from_the_camera(live_server_url, c
     driver.save_screenshot(str(OUTPUT_DIR / "page-with-face.png"))
     console = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     assert console == []
+
+
+#: Records when each analysis reply reaches the page.
+RECORD_ANALYSES = """
+window.analysedAt = [];
+document.addEventListener('musicmood:message', (e) => {
+  if (e.detail.type === 'analysis') window.analysedAt.push(performance.now());
+});
+"""
+
+
+def test_with_nobody_in_view_the_page_sends_fewer_frames(live_server_url, chromium, tmp_path):
+    from tests.e2e.conftest import write_y4m
+
+    empty_room = write_y4m(tmp_path / "empty.y4m", np.full((480, 640, 3), 120, np.uint8))
+    driver = chromium(camera="allow", video=empty_room)
+    driver.get(live_server_url + "/")
+    driver.execute_script(RECORD_ANALYSES)
+    driver.find_element(By.ID, "start-camera").click()
+    wait = WebDriverWait(driver, 30, poll_frequency=0.2)
+    wait.until(lambda d: d.execute_script("return window.analysedAt.length") >= 5)
+
+    assert driver.find_element(By.ID, "faces-count").text == "0"
+    times = driver.execute_script("return window.analysedAt")
+    gaps = np.diff(times)
+    # A frame with a face is followed by the next after 100 ms; an empty one waits longer.
+    assert gaps.min() >= 300, gaps
 
 
 def test_a_denied_camera_permission_says_so_on_the_page(live_server_url, chromium):
