@@ -23,6 +23,7 @@ from django.conf import settings
 from emotion import services
 from emotion.dispatch import analysis_submit, analysis_warm_up
 from emotion.errors import AnalysisUnavailable
+from emotion.estimates import InvalidEstimates, parse_estimates
 from emotion.limits import ErrorWindow, TokenBucket
 from emotion.messages import (
     ANALYSIS_FAILED_MESSAGE,
@@ -75,10 +76,20 @@ class MoodConsumer(AsyncWebsocketConsumer):
         if self.closing:
             return
         now = time.monotonic()
+        on_device = settings.ANALYSIS_ON_DEVICE
         if bytes_data is None:
+            if on_device == "off":
+                await self.send_error(
+                    "text_not_allowed",
+                    "Expected a binary message holding a JPEG or PNG frame, got a text message.",
+                )
+            else:
+                await self._receive_estimates(text_data or "", now)
+        elif on_device == "only":
             await self.send_error(
-                "text_not_allowed",
-                "Expected a binary message holding a JPEG or PNG frame, got a text message.",
+                "frames_not_accepted",
+                "This server takes on-device estimates only: analyze the frame in the page and "
+                "send its estimates as a text message, never the frame.",
             )
         elif len(bytes_data) > settings.FRAME_MAX_BYTES:
             await self.send_error(
@@ -105,6 +116,24 @@ class MoodConsumer(AsyncWebsocketConsumer):
             )
         else:
             await self._submit(bytes_data, now)
+
+    async def _receive_estimates(self, text: str, now: float) -> None:
+        """An on-device page's estimates for one of its frames: checked, then handled as a
+        frame analyzed here would be (``emotion.estimates``)."""
+        if not self.bucket.allow(now):
+            await self.send_error(
+                "rate_limited",
+                f"Expected at most {settings.FRAME_RATE_PER_SECOND:g} frames a second; "
+                "these estimates were dropped.",
+            )
+            return
+        try:
+            analysis = parse_estimates(text, demographics=self.demographics)
+        except InvalidEstimates as err:
+            await self.send_error(err.code, str(err))
+            return
+        self.frame_counter += 1
+        await self._deliver({"frame": self.frame_counter, "analysis": analysis}, received=now)
 
     async def _submit(self, data: bytes, now: float) -> None:
         self.frame_counter += 1
@@ -143,9 +172,13 @@ class MoodConsumer(AsyncWebsocketConsumer):
         if not event.get("ok"):
             await self.send_error(event["code"], event["message"], frame=event["frame"])
             return
+        await self._deliver(event, received=self.received_at)
+
+    async def _deliver(self, event: dict[str, Any], *, received: float) -> None:
+        """Send a frame's ``analysis``, feed it to the mood and announce what changed."""
         now = time.monotonic()
         try:
-            ms = (now - self.received_at) * 1000.0
+            ms = (now - received) * 1000.0
             await self.send_json(analysis_message(event, demographics=self.demographics, ms=ms))
             analysis = event["analysis"]
             change = services.mood_update(state=self.mood_state, analysis=analysis, now=now)

@@ -28,7 +28,16 @@ CLOSE_TOO_MANY_ERRORS = 4008
 #: Error codes caused by the client: they count towards WS_MAX_ERRORS. Server-side failures
 #: (analysis_failed, analysis_timeout, analysis_unavailable, model_unavailable) do not.
 CLIENT_ERRORS = frozenset(
-    {"frame_too_large", "not_an_image", "text_not_allowed", "rate_limited", "busy"}
+    {
+        "frame_too_large",
+        "not_an_image",
+        "text_not_allowed",
+        "rate_limited",
+        "busy",
+        "invalid_estimates",
+        "estimates_too_large",
+        "frames_not_accepted",
+    }
 )
 #: What the listener is told when the analysis of a frame crashed; the details go to the log.
 ANALYSIS_FAILED_MESSAGE = "The analysis of this frame failed."

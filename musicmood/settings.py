@@ -162,6 +162,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout"
 ANALYSIS_MODE = env.str("ANALYSIS_MODE", "celery" if REDIS_URL else "inline")
 if ANALYSIS_MODE not in ("inline", "celery"):
     raise ImproperlyConfigured(f"ANALYSIS_MODE must be inline or celery, got {ANALYSIS_MODE!r}.")
+# Whether a page may analyze its frames itself and send only its estimates ("allowed"), must
+# ("only": frames are refused) or may not ("off": text messages are refused).
+ANALYSIS_ON_DEVICE = env.str("ANALYSIS_ON_DEVICE", "allowed") or "allowed"
+if ANALYSIS_ON_DEVICE not in ("allowed", "only", "off"):
+    raise ImproperlyConfigured(
+        f"ANALYSIS_ON_DEVICE must be allowed, only or off, got {ANALYSIS_ON_DEVICE!r}."
+    )
 if ANALYSIS_MODE == "celery" and not CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Frames travel apart from the task, in a Redis key that expires (emotion/frames.py).
     raise ImproperlyConfigured(

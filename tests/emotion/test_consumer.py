@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 
 import numpy as np
@@ -176,12 +177,110 @@ async def test_a_jpeg_hiding_its_11000_pixel_size_is_refused_undecoded_and_socke
     await communicator.disconnect()
 
 
-async def test_a_text_message_is_rejected_and_socket_stays_open(inline, astronaut_jpeg):
+async def test_a_text_message_that_is_not_estimates_is_rejected_and_socket_stays_open(
+    inline, astronaut_jpeg
+):
     communicator = await connect()
     await communicator.send_to(text_data='{"demographics": false}')
     error = await receive(communicator)
+    assert error["code"] == "invalid_estimates"
+    await expect_analysis(communicator, astronaut_jpeg)
+    await communicator.disconnect()
+
+
+async def test_with_on_device_analysis_off_text_messages_are_not_allowed(inline, astronaut_jpeg):
+    inline.ANALYSIS_ON_DEVICE = "off"
+    communicator = await connect()
+    await communicator.send_to(text_data=json.dumps(estimates()))
+    error = await receive(communicator)
     assert error["code"] == "text_not_allowed"
     await expect_analysis(communicator, astronaut_jpeg)
+    await communicator.disconnect()
+
+
+def estimates(**face_changes) -> dict:
+    """An on-device page's estimates for one 640x480 frame with one happy face."""
+    face = {
+        "box": [200, 120, 160, 180],
+        "score": 0.97,
+        "emotion": {"angry": 0.05, "happy": 0.8, "neutral": 0.1, "sad": 0.05},
+        "age": 34.0,
+        "female": 0.9,
+        **face_changes,
+    }
+    return {"type": "estimates", "width": 640, "height": 480, "faces": [face]}
+
+
+async def test_on_device_estimates_get_an_analysis_a_mood_and_its_music(inline):
+    communicator = await connect()
+    await communicator.send_to(text_data=json.dumps(estimates()))
+    analysis = await receive(communicator)
+    mood = await receive(communicator)
+
+    assert analysis["type"] == "analysis" and analysis["frame"] == 1
+    (face,) = analysis["faces"]
+    assert face["box"] == [200, 120, 160, 180] and face["emotion"]["happy"] == 0.8
+    assert (face["age_band"], face["gender"]) == ("young_adult", {"female": 0.9})
+    assert mood["type"] == "mood"  # the same smoothing as a frame analyzed here
+    assert (mood["age_band"], mood["gender"]) == ("young_adult", "female")
+    await communicator.disconnect()
+
+
+HOSTILE_ESTIMATES = {
+    "bad JSON": "{not json",
+    "wrong type": json.dumps({**estimates(), "type": "frame"}),
+    "a string for a number": json.dumps(estimates(score="0.9")),
+    "NaN": json.dumps(estimates()).replace('"score": 0.97', '"score": NaN'),
+    "not summing to 1": json.dumps(
+        estimates(emotion={"angry": 0.5, "happy": 0.8, "neutral": 0.1, "sad": 0.05})
+    ),
+    "a mood missing": json.dumps(estimates(emotion={"angry": 0.2, "happy": 0.8})),
+    "1000 faces": json.dumps({**estimates(), "faces": estimates()["faces"] * 1000}),
+    "a huge string": json.dumps({**estimates(), "note": "x" * 100_000}),
+    "a box outside the frame": json.dumps(estimates(box=[600, 400, 160, 180])),
+    "an extra key": json.dumps(estimates(name="Ann")),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_ESTIMATES)
+async def test_hostile_estimates_get_an_error_code_and_the_socket_stays_open(inline, case):
+    communicator = await connect()
+    await communicator.send_to(text_data=HOSTILE_ESTIMATES[case])
+    error = await receive(communicator)
+    await communicator.send_to(text_data=json.dumps(estimates()))
+    after = await receive(communicator)
+
+    expected = (
+        "estimates_too_large" if case in ("1000 faces", "a huge string") else ("invalid_estimates")
+    )
+    assert (error["type"], error["code"]) == ("error", expected), error
+    assert after["type"] == "analysis"  # still served
+    await communicator.disconnect()
+
+
+async def test_a_flood_of_estimates_is_rate_limited_like_frames(inline):
+    inline.FRAME_RATE_PER_SECOND = 0.1
+    inline.FRAME_RATE_BURST = 2
+    communicator = await connect()
+    codes = []
+    for _ in range(4):
+        await communicator.send_to(text_data=json.dumps(estimates()))
+        while (message := await receive(communicator))["type"] not in ("analysis", "error"):
+            pass
+        codes.append(message.get("code", message["type"]))
+    assert codes == ["analysis", "analysis", "rate_limited", "rate_limited"]
+    await communicator.disconnect()
+
+
+async def test_an_on_device_only_server_refuses_frames(inline, astronaut_jpeg):
+    inline.ANALYSIS_ON_DEVICE = "only"
+    communicator = await connect()
+    await communicator.send_to(bytes_data=astronaut_jpeg)
+    error = await receive(communicator)
+    await communicator.send_to(text_data=json.dumps(estimates()))
+    after = await receive(communicator)
+    assert error["code"] == "frames_not_accepted"
+    assert after["type"] == "analysis"
     await communicator.disconnect()
 
 
@@ -223,7 +322,7 @@ async def test_sustained_abuse_closes_the_socket_with_the_documented_code(inline
     for _ in range(5):
         await communicator.send_to(text_data="hello")
         codes.append((await receive(communicator, timeout=5))["code"])
-    assert codes == ["text_not_allowed"] * 5
+    assert codes == ["invalid_estimates"] * 5
     final = await receive(communicator, timeout=5)
     assert final["code"] == "too_many_errors"
     closed = await communicator.receive_output(timeout=5)

@@ -68,7 +68,7 @@ def test_text_that_is_not_utf8_closes_the_socket_with_1007(inline_env, tmp_path)
             return text, closed.value.rcvd
 
         text, close = asyncio.run(scenario())
-    assert text["code"] == "text_not_allowed"  # valid text: an error, the socket stays open
+    assert text["code"] == "invalid_estimates"  # valid text: an error, the socket stays open
     assert close is not None and close.code == 1007  # "invalid payload"
     assert "with code 1007" in (tmp_path / "web.log").read_text()
 
