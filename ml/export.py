@@ -5,7 +5,9 @@ An export is one folder::
     model.keras          the Keras model (training format; serving fallback)
     model_fp32.tflite    float32 TFLite, signature ``serving_default``
     model_int8.tflite    full-integer int8 weights and activations, float32 input/outputs
-    metadata.json        labels, preprocessing, input shape, files, training and metrics
+    model.onnx           float32 ONNX (input ``image``, the same outputs), for ONNX Runtime
+                         in the listener's browser; checked against the fp32 TFLite model
+    metadata.json        labels, preprocessing, input shape, files, checks, training, metrics
 
 The TFLite files are converted from a SavedModel (``model.export(..., "tf_saved_model")``)
 rather than ``TFLiteConverter.from_keras_model``: the latter left slow variable ops in the
@@ -48,6 +50,14 @@ METADATA_FILE = "metadata.json"
 KERAS_FILE = "model.keras"
 TFLITE_FP32_FILE = "model_fp32.tflite"
 TFLITE_INT8_FILE = "model_int8.tflite"
+ONNX_FILE = "model.onnx"
+#: Name of the ONNX model's input.
+ONNX_INPUT = "image"
+#: ONNX opset of the export (ONNX Runtime Web runs it on WebAssembly).
+ONNX_OPSET = 17
+#: Largest difference allowed between the ONNX and fp32 TFLite outputs on the calibration
+#: faces, by output: the same float graph, so rounding only.
+ONNX_TOLERANCE: dict[str, float] = {"emotion": 1e-4, "age": 1e-2, "gender": 1e-4}
 #: Name of the TFLite signature that serving calls.
 SIGNATURE_KEY = "serving_default"
 #: The model's outputs by name, with their width: emotion (N, 4) probabilities in ``MOODS``
@@ -59,6 +69,7 @@ RUNTIME_FILES: dict[str, tuple[str, str]] = {
     "int8": ("tflite_int8", TFLITE_INT8_FILE),
     "fp32": ("tflite_fp32", TFLITE_FP32_FILE),
     "keras": ("keras", KERAS_FILE),
+    "onnx": ("onnx", ONNX_FILE),
 }
 #: At most this many calibration images feed the int8 quantiser (more adds time, not accuracy).
 MAX_CALIBRATION_SAMPLES = 500
@@ -67,6 +78,8 @@ _VERSIONED_PACKAGES = (
     "tensorflow-cpu",
     "tensorflow",
     "ai-edge-litert",
+    "tf2onnx",
+    "onnx",
     "numpy",
     "opencv-contrib-python-headless",
 )
@@ -88,6 +101,8 @@ class ExportMetadata:
     versions: dict[str, str] = field(default_factory=dict)
     #: Serving averages each face's outputs with its mirror image's (``ml.runtime.Mirrored``).
     mirror_average: bool = False
+    #: What the export step checked, e.g. ``onnx``: faces compared and largest differences.
+    checks: dict[str, Any] = field(default_factory=dict)
     format: str = FORMAT_NAME
     format_version: int = FORMAT_VERSION
 
@@ -103,6 +118,7 @@ class ExportMetadata:
             "input_shape": list(self.input_shape),
             "mirror_average": self.mirror_average,
             "files": dict(self.files),
+            "checks": self.checks,
             "training": self.training,
             "metrics": self.metrics,
             "created": self.created,
@@ -152,6 +168,7 @@ class ExportMetadata:
             created=str(data.get("created", "")),
             versions=dict(data.get("versions", {})),
             mirror_average=bool(data.get("mirror_average", False)),
+            checks=dict(data.get("checks", {})),
         )
 
 
@@ -222,6 +239,52 @@ def convert_tflite(saved_model_dir: Path, *, calibration: np.ndarray | None) -> 
     return converter.convert()
 
 
+def convert_onnx(model: keras.Model) -> bytes:
+    """The float32 ONNX form of ``model``: input ``ONNX_INPUT`` (N, S, S, C), outputs by name."""
+    import tensorflow as tf
+    import tf2onnx
+
+    spec = (tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name=ONNX_INPUT),)
+    graph = tf.function(lambda image: model(image, training=False))
+    proto, _ = tf2onnx.convert.from_function(graph, input_signature=spec, opset=ONNX_OPSET)
+    return proto.SerializeToString()
+
+
+def check_onnx(onnx_model: bytes, tflite_fp32: bytes, inputs: np.ndarray) -> dict[str, Any]:
+    """Compare the ONNX model with the fp32 TFLite one on ``inputs``; returns what was compared.
+
+    Raises:
+        IncompatibleModel: an output is missing, or differs by more than ``ONNX_TOLERANCE``.
+    """
+    import onnxruntime as ort
+
+    from ml.runtime import TFLiteRunner
+
+    session = ort.InferenceSession(onnx_model, providers=["CPUExecutionProvider"])
+    names = [output.name for output in session.get_outputs()]
+    if [i.name for i in session.get_inputs()] != [ONNX_INPUT] or set(names) != set(OUTPUT_NAMES):
+        raise IncompatibleModel(
+            f"Expected an ONNX model with input {ONNX_INPUT!r} and outputs {OUTPUT_NAMES}, "
+            f"got outputs {names}."
+        )
+    with tempfile.TemporaryDirectory(prefix="musicmood-onnx-check-") as tmp:
+        path = Path(tmp) / TFLITE_FP32_FILE
+        path.write_bytes(tflite_fp32)
+        expected = TFLiteRunner(path).predict(inputs)
+    got = dict(zip(names, session.run(None, {ONNX_INPUT: inputs}), strict=True))
+    diffs = {
+        name: float(np.max(np.abs(np.reshape(got[name], expected[name].shape) - expected[name])))
+        for name in OUTPUT_NAMES
+    }
+    over = {name: diff for name, diff in diffs.items() if diff > ONNX_TOLERANCE[name]}
+    if over:
+        raise IncompatibleModel(
+            f"The ONNX model differs from the fp32 TFLite one by more than {ONNX_TOLERANCE} "
+            f"on {len(inputs)} faces: {over}."
+        )
+    return {"faces": len(inputs), "max_abs_diff": diffs, "tolerance": dict(ONNX_TOLERANCE)}
+
+
 def export_model(
     model: keras.Model,
     out_dir: str | Path,
@@ -231,9 +294,11 @@ def export_model(
     training: Mapping[str, Any],
     metrics: Mapping[str, Any],
     int8: bool = True,
+    onnx: bool = True,
     mirror_average: bool = True,
 ) -> Path:
-    """Write ``model.keras``, TFLite fp32 (and int8) and ``metadata.json`` into ``out_dir``.
+    """Write ``model.keras``, TFLite fp32 (and int8), ONNX and ``metadata.json`` into
+    ``out_dir``.
 
     Args:
         model: the three-head model, input (N, S, S, C) float32, outputs by name.
@@ -245,6 +310,7 @@ def export_model(
         metrics: JSON-serialisable evaluation results.
         mirror_average: tell serving to average each face with its mirror image.
         int8: also write the full-integer model.
+        onnx: also write the ONNX model, checked against fp32 TFLite on ``calibration``.
 
     Returns:
         ``out_dir`` as a Path.
@@ -260,7 +326,7 @@ def export_model(
     if missing:
         raise ValueError(f"Expected model outputs {OUTPUT_NAMES}, missing {sorted(missing)}.")
     calibration = np.asarray(calibration, dtype=np.float32)
-    if int8 and (
+    if (int8 or onnx) and (
         calibration.ndim != 4 or calibration.shape[1:] != model_shape or not len(calibration)
     ):
         raise ValueError(
@@ -269,8 +335,9 @@ def export_model(
         )
     out.mkdir(parents=True, exist_ok=True)
 
-    written = ("keras", "fp32", "int8") if int8 else ("keras", "fp32")
+    written = ("keras", "fp32", *(["int8"] if int8 else []), *(["onnx"] if onnx else []))
     files = {RUNTIME_FILES[kind][0]: RUNTIME_FILES[kind][1] for kind in written}
+    checks: dict[str, Any] = {}
     model.save(out / KERAS_FILE)
     with tempfile.TemporaryDirectory(prefix="musicmood-savedmodel-") as tmp:
         saved = Path(tmp) / "saved_model"
@@ -280,6 +347,16 @@ def export_model(
             (out / TFLITE_INT8_FILE).write_bytes(convert_tflite(saved, calibration=calibration))
         elif (out / TFLITE_INT8_FILE).exists():
             (out / TFLITE_INT8_FILE).unlink()  # a stale int8 file would be served first
+    if onnx:
+        onnx_model = convert_onnx(model)
+        checks["onnx"] = check_onnx(
+            onnx_model,
+            (out / TFLITE_FP32_FILE).read_bytes(),
+            calibration[:MAX_CALIBRATION_SAMPLES],
+        )
+        (out / ONNX_FILE).write_bytes(onnx_model)
+    elif (out / ONNX_FILE).exists():
+        (out / ONNX_FILE).unlink()
 
     meta = ExportMetadata(
         preprocessing=preprocessing,
@@ -290,6 +367,7 @@ def export_model(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         versions=package_versions(),
         mirror_average=mirror_average,
+        checks=checks,
     )
     (out / METADATA_FILE).write_text(
         json.dumps(meta.to_dict(), indent=2, sort_keys=False, default=_json_default) + "\n",

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ml.errors import ModelNotFound
-from ml.export import OUTPUT_NAMES, RUNTIME_FILES, SIGNATURE_KEY, empty_outputs
+from ml.export import ONNX_INPUT, OUTPUT_NAMES, RUNTIME_FILES, SIGNATURE_KEY, empty_outputs
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +128,41 @@ class KerasRunner(ModelRunner):
         return {name: np.asarray(outputs[name], dtype=np.float32) for name in OUTPUT_NAMES}
 
 
+class OnnxRunner(ModelRunner):
+    """Runs ``model.onnx`` with ONNX Runtime on the CPU: the form the listener's browser runs,
+    served here to measure it (``evaluate_model --runtime onnx``). A session may be shared by
+    threads."""
+
+    name = "onnx"
+
+    def __init__(self, path: str | Path, *, threads: int = DEFAULT_THREADS) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelNotFound(f"Expected an ONNX model file at {self.path}, found none.")
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, int(threads))
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(
+            str(self.path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        shape = self.session.get_inputs()[0].shape
+        self.input_shape: tuple[int, ...] = tuple(int(v) for v in shape[1:])
+        self.outputs = [output.name for output in self.session.get_outputs()]
+
+    def predict(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Float32 (N, S, S, C) -> outputs by name."""
+        batch = self._check(batch, self.input_shape)
+        if not len(batch):
+            return empty_outputs()
+        values = dict(zip(self.outputs, self.session.run(None, {ONNX_INPUT: batch}), strict=True))
+        return {
+            name: np.asarray(values[name], dtype=np.float32).reshape(len(batch), -1)
+            for name in OUTPUT_NAMES
+        }
+
+
 class Mirrored(ModelRunner):
     """Averages another runner's outputs over each face and its left-right mirror image.
 
@@ -179,7 +214,12 @@ def load_runner(
         path = folder / RUNTIME_FILES[kind][1]
         if path.is_file():
             logger.info("Model runtime: %s (%s)%s", kind, path, ", mirror-averaged" * mirror)
-            runner = KerasRunner(path) if kind == "keras" else TFLiteRunner(path, threads=threads)
+            if kind == "keras":
+                runner: ModelRunner = KerasRunner(path)
+            elif kind == "onnx":
+                runner = OnnxRunner(path, threads=threads)
+            else:
+                runner = TFLiteRunner(path, threads=threads)
             return Mirrored(runner) if mirror else runner
     expected = " or ".join(RUNTIME_FILES[kind][1] for kind in order)
     raise ModelNotFound(f"Expected {expected} in {folder.resolve()}, found none.")

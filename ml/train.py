@@ -357,6 +357,7 @@ def _export(
         training=training,
         metrics=metrics,
         int8=config.int8,
+        onnx=config.onnx,
     )
 
 

@@ -65,6 +65,7 @@ class TrainConfig:
     gender_loss_weight: float = 1.0
     calibration_size: int = 300  # training images used to calibrate the int8 export
     int8: bool = True
+    onnx: bool = True  # also export model.onnx, for on-device analysis in the browser
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -227,6 +228,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=d["calibration_size"].default,
     )
     add("--no-int8", dest="int8", action="store_false", help="skip the int8 TFLite export")
+    add("--no-onnx", dest="onnx", action="store_false", help="skip the ONNX export")
     add("--no-progress", dest="progress", action="store_false", help="no progress bars")
 
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from ml.errors import IncompatibleModel, ModelNotFound
-from ml.export import load_metadata
+from ml.export import ONNX_TOLERANCE, check_onnx, convert_onnx, load_metadata
 from ml.labels import MOODS
 from ml.preprocessing import Preprocessing
-from ml.runtime import KerasRunner, TFLiteRunner
+from ml.runtime import KerasRunner, OnnxRunner, TFLiteRunner, load_runner
 
 from .conftest import TINY_INPUT_SIZE, synthetic_faces
 
@@ -26,9 +26,33 @@ def batch() -> np.ndarray:
     return synthetic_faces(5, TINY_INPUT_SIZE, seed=7)
 
 
-def test_export_writes_keras_both_tflite_files_and_metadata(tiny_model_dir):
+def test_export_writes_keras_both_tflite_files_onnx_and_metadata(tiny_model_dir):
     names = {path.name for path in tiny_model_dir.iterdir()}
-    assert {"model.keras", "model_fp32.tflite", "model_int8.tflite", "metadata.json"} <= names
+    expected = {"model.keras", "model_fp32.tflite", "model_int8.tflite", "model.onnx"}
+    assert expected | {"metadata.json"} <= names
+
+
+def test_the_onnx_form_matches_fp32_tflite_and_its_check_is_in_the_metadata(tiny_model_dir, batch):
+    check = load_metadata(tiny_model_dir).checks["onnx"]
+    assert check["faces"] == 16 and check["tolerance"] == ONNX_TOLERANCE
+    assert all(check["max_abs_diff"][name] <= ONNX_TOLERANCE[name] for name in ONNX_TOLERANCE)
+
+    onnx = OnnxRunner(tiny_model_dir / "model.onnx")
+    fp32 = TFLiteRunner(tiny_model_dir / "model_fp32.tflite")
+    for size in (1, 5):  # any batch size, outputs by name
+        got, expected = onnx.predict(batch[:size]), fp32.predict(batch[:size])
+        for name, tolerance in ONNX_TOLERANCE.items():
+            assert got[name].shape == expected[name].shape
+            np.testing.assert_allclose(got[name], expected[name], atol=tolerance)
+    assert load_runner(tiny_model_dir, "onnx").name == "onnx"
+
+
+def test_an_onnx_model_that_disagrees_with_tflite_is_refused(tiny_model_dir, tiny_model, batch):
+    import keras
+
+    other = keras.models.clone_model(tiny_model)  # same graph, fresh weights
+    with pytest.raises(IncompatibleModel, match="differs from the fp32 TFLite one"):
+        check_onnx(convert_onnx(other), (tiny_model_dir / "model_fp32.tflite").read_bytes(), batch)
 
 
 def test_tflite_fp32_matches_keras_within_rounding(tiny_model_dir, tiny_model, batch):
