@@ -257,8 +257,7 @@ def check_onnx(onnx_model: bytes, tflite_fp32: bytes, inputs: np.ndarray) -> dic
         IncompatibleModel: an output is missing, or differs by more than ``ONNX_TOLERANCE``.
     """
     import onnxruntime as ort
-
-    from ml.runtime import TFLiteRunner
+    from ai_edge_litert.interpreter import Interpreter
 
     session = ort.InferenceSession(onnx_model, providers=["CPUExecutionProvider"])
     names = [output.name for output in session.get_outputs()]
@@ -267,10 +266,12 @@ def check_onnx(onnx_model: bytes, tflite_fp32: bytes, inputs: np.ndarray) -> dic
             f"Expected an ONNX model with input {ONNX_INPUT!r} and outputs {OUTPUT_NAMES}, "
             f"got outputs {names}."
         )
-    with tempfile.TemporaryDirectory(prefix="musicmood-onnx-check-") as tmp:
-        path = Path(tmp) / TFLITE_FP32_FILE
-        path.write_bytes(tflite_fp32)
-        expected = TFLiteRunner(path).predict(inputs)
+    # The two runtimes called directly (``ml.runtime`` imports this module, not the reverse).
+    interpreter = Interpreter(model_content=tflite_fp32)
+    outputs = interpreter.get_signature_runner(SIGNATURE_KEY)(
+        **{interpreter.get_signature_list()[SIGNATURE_KEY]["inputs"][0]: inputs}
+    )
+    expected = {name: np.asarray(outputs[name], np.float32) for name in OUTPUT_NAMES}
     got = dict(zip(names, session.run(None, {ONNX_INPUT: inputs}), strict=True))
     diffs = {
         name: float(np.max(np.abs(np.reshape(got[name], expected[name].shape) - expected[name])))
