@@ -19,6 +19,16 @@ class Env:
     def str(self, name: str, default: str = "") -> str:
         return self.environ.get(name, default)
 
+    def choice(self, name: str, default: str, choices: tuple[str, ...] | None = None) -> str:
+        """A one-word setting: unset or empty gives ``default``; with ``choices``, any other
+        value stops start-up with a message naming them."""
+        value = self.environ.get(name, "").strip() or default
+        if choices is not None and value not in choices:
+            raise ImproperlyConfigured(
+                f"{name} must be one of {', '.join(choices)}, got {value!r}."
+            )
+        return value
+
     def path(self, name: str, default: str | os.PathLike[str]) -> str:
         """A folder or file; unset or empty gives ``default`` (``Path("")`` is the current
         folder, never what an empty setting means)."""

@@ -99,7 +99,7 @@ USE_TZ = True
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATIC_ROOT = Path(env.path("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -159,16 +159,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout"
 
 # --- Analysis -------------------------------------------------------------------------------
 #: "inline" (a thread pool in the web process) or "celery" (workers on Redis).
-ANALYSIS_MODE = env.str("ANALYSIS_MODE", "celery" if REDIS_URL else "inline")
-if ANALYSIS_MODE not in ("inline", "celery"):
-    raise ImproperlyConfigured(f"ANALYSIS_MODE must be inline or celery, got {ANALYSIS_MODE!r}.")
+ANALYSIS_MODE = env.choice(
+    "ANALYSIS_MODE", "celery" if REDIS_URL else "inline", ("inline", "celery")
+)
 # Whether a page may analyze its frames itself and send only its estimates ("allowed"), must
 # ("only": frames are refused) or may not ("off": text messages are refused).
-ANALYSIS_ON_DEVICE = env.str("ANALYSIS_ON_DEVICE", "allowed") or "allowed"
-if ANALYSIS_ON_DEVICE not in ("allowed", "only", "off"):
-    raise ImproperlyConfigured(
-        f"ANALYSIS_ON_DEVICE must be allowed, only or off, got {ANALYSIS_ON_DEVICE!r}."
-    )
+ANALYSIS_ON_DEVICE = env.choice("ANALYSIS_ON_DEVICE", "allowed", ("allowed", "only", "off"))
 if ANALYSIS_MODE == "celery" and not CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Frames travel apart from the task, in a Redis key that expires (emotion/frames.py).
     raise ImproperlyConfigured(
@@ -181,7 +177,7 @@ ANALYSIS_TIMEOUT_SECONDS = env.float("ANALYSIS_TIMEOUT_SECONDS", 10.0)
 MUSICMOOD_MODEL = env.path("MUSICMOOD_MODEL", BASE_DIR / "models" / "default")
 #: "auto" (the first available of RetinaFace MobileNet, RetinaFace ResNet-50, OpenCV),
 #: "retinaface-mobilenet", "retinaface-resnet50" ("retinaface" is the same) or "opencv".
-FACE_DETECTOR = env.str("FACE_DETECTOR", "auto")
+FACE_DETECTOR = env.choice("FACE_DETECTOR", "auto")
 FACE_DETECTION_MAX_SIDE = env.int("FACE_DETECTION_MAX_SIDE", 320)
 #: ONNX weights of RetinaFace ResNet-50; empty: the retina-face package's place.
 RETINAFACE_WEIGHTS = env.str("RETINAFACE_WEIGHTS", "")
