@@ -18,6 +18,7 @@ from ml.datasets import FaceSet
 from ml.evaluation import predict_faces
 from ml.metrics import evaluate_predictions
 from ml.preprocessing import Preprocessing
+from ml.runs import epoch_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -85,20 +86,23 @@ def metrics_line(record: dict[str, Any], epochs: int) -> str:
     )
 
 
+def _seed_states(model: keras.Model) -> list[Any]:
+    """``model``'s random seed generator states (its dropout layers'), in layer order."""
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
 def rng_state(model: keras.Model) -> list[list[int]]:
-    """The states of ``model``'s random seed generators (its dropout layers'), in layer order.
+    """The states of ``model``'s random seed generators, as JSON.
 
     Keras does not save them with the model: a model loaded from a checkpoint would draw other
     dropout masks than the run that saved it, so checkpoints keep them in ``state.json``.
     """
-    return [
-        np.asarray(v).tolist() for v in model.variables if v.path.endswith("seed_generator_state")
-    ]
+    return [np.asarray(v).tolist() for v in _seed_states(model)]
 
 
 def restore_rng_state(model: keras.Model, saved: list[list[int]] | None) -> bool:
     """Put back states from ``rng_state``; False (nothing changed) when they do not fit."""
-    variables = [v for v in model.variables if v.path.endswith("seed_generator_state")]
+    variables = _seed_states(model)
     if saved is None or len(saved) != len(variables):
         return False
     for variable, value in zip(variables, saved, strict=True):
@@ -191,8 +195,6 @@ def budget_allows_epoch(
 ) -> bool:
     """Whether the next epoch (and, if it is the last, the export) fits before ``deadline``
     (a ``time.monotonic()`` value, or None for no budget), judged by the epochs run so far."""
-    from ml.runs import epoch_seconds
-
     if deadline is None:
         return True
     per_epoch = epoch_seconds(state.get("history", []))

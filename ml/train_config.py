@@ -121,112 +121,81 @@ class TrainConfig:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the training options to ``parser``; each ``dest`` is a ``TrainConfig`` field."""
-    d = TrainConfig.__dataclass_fields__
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
     add = parser.add_argument
-    add("--fer", type=Path, help="FER2013 folder (train/, test/) or fer2013.csv(.gz)")
-    add("--utkface", type=Path, help="UTKFace folder of *.jpg chips")
+
+    def option(flag: str, **kwargs: Any) -> None:
+        """An option defaulting to its field's default (argparse names the field after it)."""
+        add(flag, default=defaults[flag.lstrip("-").replace("-", "_")], **kwargs)
+
+    option("--fer", type=Path, help="FER2013 folder (train/, test/) or fer2013.csv(.gz)")
+    option("--utkface", type=Path, help="UTKFace folder of *.jpg chips")
     add(
         "--out",
         default=None,
         help=f"run folder, or a run name in ${RUNS_ENV} (default: {default_run_dir()})",
     )
-    add("--epochs", type=int, default=d["epochs"].default)
-    add("--batch-size", dest="batch_size", type=int, default=d["batch_size"].default)
-    add("--input-size", dest="input_size", type=int, default=d["input_size"].default)
-    add("--width", type=float, default=d["width"].default, help="VGG16 filter multiplier")
-    add("--color", choices=("gray", "rgb"), default=d["color"].default)
-    add("--margin", type=float, default=d["margin"].default)
-    add(
+    option("--epochs", type=int)
+    option("--batch-size", type=int)
+    option("--input-size", type=int)
+    option("--width", type=float, help="VGG16 filter multiplier")
+    option("--color", choices=("gray", "rgb"))
+    option("--margin", type=float)
+    option(
         "--framing",
         choices=("retinaface-mobilenet", "retinaface-resnet50", "opencv", "none"),
-        default=d["framing"].default,
         help="detector framing the training faces as serving does, or 'none' for fixed boxes "
         "(default: %(default)s)",
     )
-    add("--lr", type=float, default=d["lr"].default, help="peak learning rate")
-    add("--optimizer", choices=("adam", "sgd"), default=d["optimizer"].default)
-    add("--weight-decay", dest="weight_decay", type=float, default=d["weight_decay"].default)
-    add(
+    option("--lr", type=float, help="peak learning rate")
+    option("--optimizer", choices=("adam", "sgd"))
+    option("--weight-decay", type=float)
+    option(
         "--schedule",
         choices=("cosine", "plateau"),
-        default=d["schedule"].default,
         help="warm-up + cosine decay, or reduce-on-plateau (default: %(default)s)",
     )
-    add("--plateau-factor", dest="plateau_factor", type=float, default=d["plateau_factor"].default)
-    add(
-        "--plateau-patience",
-        dest="plateau_patience",
-        type=int,
-        default=d["plateau_patience"].default,
-    )
-    add("--warmup-epochs", dest="warmup_epochs", type=float, default=d["warmup_epochs"].default)
-    add("--seed", type=int, default=d["seed"].default)
+    option("--plateau-factor", type=float)
+    option("--plateau-patience", type=int)
+    option("--warmup-epochs", type=float)
+    option("--seed", type=int)
     add("--resume", action="store_true", help="continue from out/checkpoints/last.keras")
-    add(
+    option(
         "--time-budget",
-        dest="time_budget",
         type=float,
-        default=None,
         metavar="MINUTES",
         help="stop cleanly at an epoch boundary before this many minutes, ready for --resume",
     )
     add("--find-lr", dest="find_lr", action="store_true", help="only run the LR range test")
-    add("--find-lr-steps", dest="find_lr_steps", type=int, default=d["find_lr_steps"].default)
-    add("--patience", type=int, default=d["patience"].default)
-    add("--val-fraction", dest="val_fraction", type=float, default=d["val_fraction"].default)
-    add(
+    option("--find-lr-steps", type=int)
+    option("--patience", type=int)
+    option("--val-fraction", type=float)
+    option(
         "--heldout-fraction",
-        dest="heldout_fraction",
         type=float,
-        default=d["heldout_fraction"].default,
         help="training images of each dataset held out for evaluate_model (default: %(default)s)",
     )
-    add("--weights", default=None, help="ImageNet VGG16 notop .h5 path or 'imagenet'")
-    add("--limit", type=int, default=None, help="at most this many images per dataset part")
-    add("--cache", type=Path, default=None, help="crop cache folder (default: OUT/cache)")
+    option("--weights", help="ImageNet VGG16 notop .h5 path or 'imagenet'")
+    option("--limit", type=int, help="at most this many images per dataset part")
+    option("--cache", type=Path, help="crop cache folder (default: OUT/cache)")
     add("--no-augment", dest="augment", action="store_false")
-    add(
+    option(
         "--camera-augment",
-        dest="camera_augment",
         type=float,
-        default=d["camera_augment"].default,
         metavar="P",
         help="probability of a webcam round trip (shrink, JPEG, scale back) per crop",
     )
-    add(
+    option(
         "--random-erasing",
-        dest="random_erasing",
         type=float,
-        default=d["random_erasing"].default,
         metavar="P",
         help="probability of erasing one random rectangle per crop",
     )
     add("--no-class-weights", dest="class_weights", action="store_false")
-    add(
-        "--label-smoothing",
-        dest="label_smoothing",
-        type=float,
-        default=d["label_smoothing"].default,
-        help="emotion label smoothing (default: %(default)s)",
-    )
-    add(
-        "--age-loss-weight",
-        dest="age_loss_weight",
-        type=float,
-        default=d["age_loss_weight"].default,
-    )
-    add(
-        "--gender-loss-weight",
-        dest="gender_loss_weight",
-        type=float,
-        default=d["gender_loss_weight"].default,
-    )
-    add(
-        "--calibration-size",
-        dest="calibration_size",
-        type=int,
-        default=d["calibration_size"].default,
-    )
+    option("--label-smoothing", type=float, help="emotion label smoothing (default: %(default)s)")
+    option("--age-loss-weight", type=float)
+    option("--gender-loss-weight", type=float)
+    option("--calibration-size", type=int)
     add("--no-int8", dest="int8", action="store_false", help="skip the int8 TFLite export")
     add("--no-onnx", dest="onnx", action="store_false", help="skip the ONNX export")
     add("--no-progress", dest="progress", action="store_false", help="no progress bars")
