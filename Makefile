@@ -10,11 +10,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run run-scaled setup-site test lint bench bench-peer clean system-deps redis postgres
 
-$(VENV)/.installed: requirements.txt scripts/install_detector.py
+$(VENV)/.installed: requirements.txt scripts/install_detector.py scripts/install_browser_runtime.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) scripts/install_detector.py
+	$(PY) scripts/install_browser_runtime.py
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
@@ -68,4 +69,4 @@ bench-peer: $(VENV)/.installed-test
 	$(PY) bench/peer.py --fer ../shared/datasets/fer2013
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache test-output
+	rm -rf $(VENV) staticfiles static/vendor .pytest_cache test-output
