@@ -13,10 +13,17 @@ from ml.datasets import FaceSet
 from ml.preprocessing import Preprocessing, to_model_input
 
 
-def targets(faces: FaceSet, index: np.ndarray | slice = slice(None)) -> dict[str, np.ndarray]:
-    """Model targets by output name: emotion int32 (B,), age and gender float32 (B, 1)."""
+def targets(
+    faces: FaceSet, index: np.ndarray | slice = slice(None), *, expression: bool = False
+) -> dict[str, np.ndarray]:
+    """Model targets by output name: emotion int32 (B,), age and gender float32 (B, 1).
+
+    With ``expression``, the emotion target is ``expression`` int32 (B,) instead: the FER2013
+    class, for a model whose seven-class output is trained (its ``emotion`` is read out).
+    """
+    emotion = {"expression": faces.expression} if expression else {"emotion": faces.emotion}
     return {
-        "emotion": faces.emotion[index].astype(np.int32),
+        **{name: labels[index].astype(np.int32) for name, labels in emotion.items()},
         "age": faces.age[index].astype(np.float32).reshape(-1, 1),
         "gender": faces.gender[index].astype(np.float32).reshape(-1, 1),
     }
@@ -24,6 +31,8 @@ def targets(faces: FaceSet, index: np.ndarray | slice = slice(None)) -> dict[str
 
 class FaceBatches(keras.utils.PyDataset):
     """Batches (x float32 (B, S, S, C), targets dict) over a shuffled ``FaceSet``.
+
+    ``expression`` gives seven-class emotion targets (see ``targets``).
 
     The order of epoch ``e`` is a permutation drawn from ``(seed, e)`` and the augmentation of
     batch ``i`` from ``(seed, e, i)``, so a run is reproducible, batches may be fetched in any
@@ -39,6 +48,7 @@ class FaceBatches(keras.utils.PyDataset):
         seed: int,
         augmentation: Augmentation | None = None,
         epoch: int = 0,
+        expression: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -49,6 +59,7 @@ class FaceBatches(keras.utils.PyDataset):
         self.batch_size = int(batch_size)
         self.seed = int(seed)
         self.augmentation = augmentation
+        self.expression = expression
         self.set_epoch(epoch)
 
     def set_epoch(self, epoch: int) -> None:
@@ -66,7 +77,9 @@ class FaceBatches(keras.utils.PyDataset):
         if self.augmentation is not None:
             rng = np.random.default_rng([self.seed, self.epoch, index])
             images = self.augmentation(images, rng)
-        return to_model_input(images, self.preprocessing), targets(self.faces, rows)
+        return to_model_input(images, self.preprocessing), targets(
+            self.faces, rows, expression=self.expression
+        )
 
     def on_epoch_end(self) -> None:
         self.set_epoch(self.epoch + 1)

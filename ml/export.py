@@ -286,6 +286,25 @@ def check_onnx(onnx_model: bytes, tflite_fp32: bytes, inputs: np.ndarray) -> dic
     return {"faces": len(inputs), "max_abs_diff": diffs, "tolerance": dict(ONNX_TOLERANCE)}
 
 
+def served_outputs(model: keras.Model) -> keras.Model:
+    """``model`` with just the served outputs (``OUTPUT_NAMES``), sharing its layers.
+
+    Training-only outputs (the seven-class ``expression``) are left out of every file.
+
+    Raises:
+        ValueError: an output of ``OUTPUT_NAMES`` is missing.
+    """
+    missing = set(OUTPUT_NAMES) - set(model.output_names)
+    if missing:
+        raise ValueError(f"Expected model outputs {OUTPUT_NAMES}, missing {sorted(missing)}.")
+    if set(model.output_names) == set(OUTPUT_NAMES):
+        return model
+    import keras
+
+    outputs = {name: model.get_layer(name).output for name in OUTPUT_NAMES}
+    return keras.Model(model.inputs, outputs, name=model.name)
+
+
 def export_model(
     model: keras.Model,
     out_dir: str | Path,
@@ -302,7 +321,8 @@ def export_model(
     ``out_dir``.
 
     Args:
-        model: the three-head model, input (N, S, S, C) float32, outputs by name.
+        model: the three-head model, input (N, S, S, C) float32, outputs by name; outputs
+            other than ``OUTPUT_NAMES`` are left out (``served_outputs``).
         out_dir: folder to write; created when missing, files in it are replaced.
         preprocessing: the parameters training used; must match the model's input shape.
         calibration: float32 (N, S, S, C) model inputs from real training images (N >= 1),
@@ -323,9 +343,7 @@ def export_model(
             f"Expected the model's input shape to equal preprocessing's "
             f"{preprocessing.input_shape}, got {model_shape}."
         )
-    missing = set(OUTPUT_NAMES) - set(model.output_names)
-    if missing:
-        raise ValueError(f"Expected model outputs {OUTPUT_NAMES}, missing {sorted(missing)}.")
+    model = served_outputs(model)
     calibration = np.asarray(calibration, dtype=np.float32)
     if (int8 or onnx) and (
         calibration.ndim != 4 or calibration.shape[1:] != model_shape or not len(calibration)

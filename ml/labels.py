@@ -29,6 +29,19 @@ AGE_BAND_NAMES: tuple[str, ...] = tuple(name for name, _, _ in AGE_BANDS)
 GENDERS: tuple[str, ...] = ("male", "female")
 
 
+#: For each mood, the index of its FER2013 class in ``FER_CLASSES``: where the 7-way expression
+#: output's mood logits are (``ml.model.MoodReadout`` reads the mood out of them).
+MOOD_EXPRESSIONS: tuple[int, ...] = tuple(
+    FER_CLASSES.index(next(c for c, m in FER_TO_MOOD.items() if m == mood)) for mood in MOODS
+)
+
+
+def expression_index(fer_class: str) -> int | None:
+    """Index into ``FER_CLASSES`` of a FER2013 class name, or None for an unknown name."""
+    name = fer_class.strip().lower()
+    return FER_CLASSES.index(name) if name in FER_CLASSES else None
+
+
 def mood_index(fer_class: str) -> int | None:
     """Index into ``MOODS`` for a FER2013 class name, or None when the class is left out."""
     mood = FER_TO_MOOD.get(fer_class.strip().lower())

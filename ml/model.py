@@ -1,19 +1,26 @@
 """The face model: a VGG16-topology backbone shared by three heads (emotion, age, gender).
 
 Outputs, by name: ``emotion`` (N, 4) softmax over ``labels.MOODS``; ``age`` (N, 1) in years;
-``gender`` (N, 1) probability that the face is female.
+``gender`` (N, 1) probability that the face is female. A model built with seven emotion classes
+also has ``expression`` (N, 7), a softmax over ``labels.FER_CLASSES`` that training fits to all
+of FER2013's labels, and reads ``emotion`` out of its four mood logits (``MoodReadout``); the
+export keeps the three served outputs only.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
-from keras import layers
+from keras import layers, ops
 
 from ml.export import OUTPUT_NAMES
-from ml.labels import MOODS
+from ml.labels import FER_CLASSES, MOOD_EXPRESSIONS, MOODS
+
+#: Emotion outputs a model can be built with: the four moods alone, or all of FER2013's classes.
+EMOTION_CLASSES: tuple[int, ...] = (len(MOODS), len(FER_CLASSES))
 
 #: VGG16's convolutional topology: 13 conv layers in 5 blocks, filters per layer at width 1.0.
 VGG16_BLOCKS: tuple[tuple[int, ...], ...] = (
@@ -36,6 +43,7 @@ def build_model(
     head_units: int = 256,
     dropout: float = 0.4,
     weights: str | Path | None = None,
+    emotion_classes: int = len(MOODS),
 ) -> keras.Model:
     """Build the three-head network.
 
@@ -48,10 +56,13 @@ def build_model(
         weights: None for random initialisation, a path to Keras VGG16 ``notop`` weights
             (``.h5``), or ``"imagenet"`` to let Keras fetch them (needs the internet). Needs
             ``width == 1.0``; for gray input the RGB kernels of the first layer are summed.
+        emotion_classes: 4, an emotion softmax over the moods; or 7, an ``expression``
+            softmax over FER2013's classes as well, with ``emotion`` read out of its mood
+            logits (``MoodReadout``), so faces of the other three classes train the head too.
 
     Returns:
         A functional ``keras.Model`` with input ``image`` (N, S, S, C) float32 in [0, 1] and
-        the outputs ``ml.export.OUTPUT_NAMES`` by name.
+        the outputs ``ml.export.OUTPUT_NAMES`` by name (and ``expression`` with 7 classes).
     """
     if input_size < 32:
         raise ValueError(f"input_size must be at least 32 (five 2x poolings), got {input_size}.")
@@ -59,6 +70,10 @@ def build_model(
         raise ValueError(f"channels must be 1 (gray) or 3 (RGB), got {channels}.")
     if not 0.05 <= width <= 2.0:
         raise ValueError(f"width must be between 0.05 and 2.0, got {width}.")
+    if emotion_classes not in EMOTION_CLASSES:
+        raise ValueError(
+            f"emotion_classes must be one of {EMOTION_CLASSES}, got {emotion_classes}."
+        )
 
     inputs = keras.Input(shape=(input_size, input_size, channels), name="image")
     x = inputs
@@ -80,16 +95,37 @@ def build_model(
         h = layers.Dense(head_units, activation="relu", name=f"{name}_dense")(features)
         return layers.Dropout(dropout, name=f"{name}_dropout")(h)
 
-    emotion = layers.Dense(len(MOODS), activation="softmax", name="emotion")(head("emotion"))
+    extra: dict[str, keras.KerasTensor] = {}
+    if emotion_classes == len(MOODS):
+        emotion = layers.Dense(len(MOODS), activation="softmax", name="emotion")(head("emotion"))
+    else:
+        logits = layers.Dense(len(FER_CLASSES), name="expression_logits")(head("emotion"))
+        extra["expression"] = layers.Softmax(name="expression")(logits)
+        emotion = MoodReadout(name="emotion")(logits)
     age_raw = layers.Dense(1, name="age_raw")(head("age"))
     age = layers.Rescaling(AGE_SCALE, offset=AGE_CENTER, name="age")(age_raw)
     gender = layers.Dense(1, activation="sigmoid", name="gender")(head("gender"))
 
-    outputs = dict(zip(OUTPUT_NAMES, (emotion, age, gender), strict=True))
+    outputs = dict(zip(OUTPUT_NAMES, (emotion, age, gender), strict=True)) | extra
     model = keras.Model(inputs, outputs, name="musicmood_vgg16")
     if weights is not None:
         load_vgg16_weights(model, weights, input_size=input_size, width=width)
     return model
+
+
+@keras.saving.register_keras_serializable(package="musicmood")
+class MoodReadout(layers.Layer):
+    """Mood probabilities (N, 4) from FER2013 expression logits (N, 7).
+
+    A softmax over the four mood logits (``labels.MOOD_EXPRESSIONS``) alone: the expression
+    distribution given that the face shows one of the moods, so it sums to 1 over ``MOODS``.
+    """
+
+    def call(self, logits: Any) -> Any:
+        return ops.softmax(ops.take(logits, list(MOOD_EXPRESSIONS), axis=-1), axis=-1)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return (*input_shape[:-1], len(MOODS))
 
 
 def load_vgg16_weights(

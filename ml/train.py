@@ -34,7 +34,8 @@ from ml.callbacks import (
     write_json,
 )
 from ml.datasets import HELDOUT, FaceSet, load_fer, load_utkface
-from ml.labels import MOODS
+from ml.datasets.fer import MOOD_CLASSES
+from ml.labels import FER_CLASSES, MOODS
 from ml.losses import (
     MaskedAgeLoss,
     MaskedBinaryCrossentropy,
@@ -57,6 +58,9 @@ FER_VAL_SPLITS: tuple[str, ...] = ("PublicTest", "test")
 FINAL_LR_FRACTION = 0.01
 #: Momentum of the SGD optimizer (Nesterov), as in Khaireddin & Chen 2021.
 SGD_MOMENTUM = 0.9
+#: Largest class weight of the seven-class emotion output: balanced weights would give
+#: FER2013's 436 disgust faces about 9 times the weight of an average face.
+MAX_EXPRESSION_WEIGHT = 3.0
 
 
 def load_data(config: TrainConfig, params: Preprocessing) -> tuple[FaceSet, FaceSet, dict]:
@@ -64,6 +68,7 @@ def load_data(config: TrainConfig, params: Preprocessing) -> tuple[FaceSet, Face
 
     Each dataset's held-out slice (``config.heldout_fraction`` of its training images, chosen
     by a hash of the image bytes) is left out of both: it is for ``evaluate_model`` alone.
+    A seven-class run trains on FER2013's faces of every class; validation keeps the moods'.
     """
     train_parts, val_parts, counts = [], [], {}
     options = {
@@ -73,7 +78,8 @@ def load_data(config: TrainConfig, params: Preprocessing) -> tuple[FaceSet, Face
         "show_progress": config.progress,
     }
     if config.fer is not None:
-        fer_all = load_fer(config.fer, params, part="train", **options)
+        classes = FER_CLASSES if config.emotion_classes == len(FER_CLASSES) else MOOD_CLASSES
+        fer_all = load_fer(config.fer, params, part="train", classes=classes, **options)
         fer_test = load_fer(config.fer, params, part="test", **options)
         fer_train = fer_all.subset(np.flatnonzero(fer_all.split != HELDOUT))
         fer_val = fer_test.subset(np.flatnonzero(np.isin(fer_test.split, FER_VAL_SPLITS)))
@@ -102,6 +108,22 @@ def load_data(config: TrainConfig, params: Preprocessing) -> tuple[FaceSet, Face
             f"Expected training and validation faces, got {len(train_set)} and {len(val_set)}."
         )
     return train_set, val_set, counts
+
+
+def class_weights(config: TrainConfig, train_set: FaceSet) -> list[float] | None:
+    """Weights of the trained emotion output's classes (None: unweighted).
+
+    Balanced over the moods (``labels.MOODS``), or over FER2013's seven classes for a
+    seven-class run, capped at ``MAX_EXPRESSION_WEIGHT``.
+    """
+    if config.emotion_classes == len(FER_CLASSES):
+        labels, classes, cap = train_set.expression, len(FER_CLASSES), MAX_EXPRESSION_WEIGHT
+    else:
+        labels, classes, cap = train_set.emotion, len(MOODS), None
+    if not config.class_weights or not (labels >= 0).any():
+        return None
+    weights = balanced_class_weights(labels, classes)
+    return weights if cap is None else [min(w, cap) for w in weights]
 
 
 def lr_schedule(
@@ -149,18 +171,22 @@ def compile_model(
     class_weights: list[float] | None,
     learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
 ) -> None:
-    """Compile with the masked per-head losses, their weights and ``make_optimizer``."""
+    """Compile with the masked per-head losses, their weights and ``make_optimizer``.
+
+    A seven-class model's loss is on ``expression``; its ``emotion`` readout has none.
+    """
+    emotion = "expression" if config.emotion_classes == len(FER_CLASSES) else "emotion"
     model.compile(
         optimizer=make_optimizer(config, learning_rate),
         loss={
-            "emotion": MaskedSparseCategoricalCrossentropy(
+            emotion: MaskedSparseCategoricalCrossentropy(
                 class_weights, label_smoothing=config.label_smoothing
             ),
             "age": MaskedAgeLoss(),
             "gender": MaskedBinaryCrossentropy(),
         },
         loss_weights={
-            "emotion": 1.0,
+            emotion: 1.0,
             "age": config.age_loss_weight,
             "gender": config.gender_loss_weight,
         },
@@ -181,16 +207,20 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
     say(f"run folder: {config.out}")
     train_set, val_set, counts = load_data(config, params)
     say(f"data: {len(train_set)} training faces, {len(val_set)} validation faces")
-    weights = None
-    if config.class_weights and (train_set.emotion >= 0).any():
-        weights = balanced_class_weights(train_set.emotion, len(MOODS))
+    expression = config.emotion_classes == len(FER_CLASSES)
+    weights = class_weights(config, train_set)
     augmentation = (
         Augmentation(camera=config.camera_augment, erasing=config.random_erasing)
         if config.augment
         else None
     )
     batches = FaceBatches(
-        train_set, params, batch_size=config.batch_size, seed=config.seed, augmentation=augmentation
+        train_set,
+        params,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        augmentation=augmentation,
+        expression=expression,
     )
 
     if config.find_lr:
@@ -213,6 +243,7 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
             channels=params.channels,
             width=config.width,
             weights=config.weights,
+            emotion_classes=config.emotion_classes,
         )
         compile_model(model, config, weights, lr_schedule(config, len(batches)))
 
@@ -315,6 +346,7 @@ def _check_resumable(state: dict[str, Any], config: TrainConfig) -> None:
         "color",
         "margin",
         "width",
+        "emotion_classes",
         "seed",
         "val_fraction",
         "heldout_fraction",
@@ -374,6 +406,7 @@ def _find_lr(
         channels=params.channels,
         width=config.width,
         weights=config.weights,
+        emotion_classes=config.emotion_classes,
     )
     compile_model(model, config, weights, 1e-6)  # lr_range_test sets the rate at each step
     found = lr_range_test(model, batches, steps=config.find_lr_steps)

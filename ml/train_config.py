@@ -32,6 +32,10 @@ class TrainConfig:
     input_size: int = 48
     width: float = 0.5  # multiplier on VGG16's filter counts
     color: str = "gray"
+    #: 4: the emotion head is a softmax over the moods, fitted to FER2013's mood faces alone;
+    #: 7: it is a softmax over all of FER2013's classes, fitted to all its faces, and the moods
+    #: are read out of their four logits (``ml.model.MoodReadout``).
+    emotion_classes: int = 4
     #: 0: the crop is the square of the RetinaFace box's longer side (the box already spans
     #: forehead to chin; a larger margin fills FER2013's tight crops with replicated edges).
     margin: float = 0.0
@@ -98,6 +102,8 @@ class TrainConfig:
             raise ValueError("plateau_factor must be in (0, 1) and plateau_patience at least 1.")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}.")
+        if self.emotion_classes not in (4, 7):
+            raise ValueError(f"emotion_classes must be 4 or 7, got {self.emotion_classes}.")
         self.preprocessing()  # validates input_size, color and margin
 
     def preprocessing(self) -> Preprocessing:
@@ -140,6 +146,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     option("--input-size", type=int)
     option("--width", type=float, help="VGG16 filter multiplier")
     option("--color", choices=("gray", "rgb"))
+    option(
+        "--emotion-classes",
+        type=int,
+        choices=(4, 7),
+        help="4: a mood softmax trained on the mood faces; 7: a softmax over all FER2013 "
+        "classes, trained on all its faces, with the moods read out of it (default: %(default)s)",
+    )
     option("--margin", type=float)
     option(
         "--framing",

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ml.labels import MOOD_EXPRESSIONS
+
 #: Label value meaning "this sample has no label for this head".
 NO_LABEL = -1
 
@@ -25,6 +27,8 @@ class FaceSet:
         split: str (N,) the split each sample came from ("Training", "PublicTest", "train"...).
         names: file names (or ``fer2013.csv:<row>``), one per sample.
         skipped: reason -> number of source images left out while loading.
+        expression: int32 (N,) index into ``labels.FER_CLASSES`` (all seven FER2013 classes),
+            or -1; None derives it from ``emotion`` (each mood is one FER2013 class).
     """
 
     images: np.ndarray
@@ -35,10 +39,14 @@ class FaceSet:
     split: np.ndarray
     names: list[str]
     skipped: dict[str, int] = field(default_factory=dict)
+    expression: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.images = np.asarray(self.images, dtype=np.uint8)
         self.emotion = np.asarray(self.emotion, dtype=np.int32).reshape(-1)
+        if self.expression is None:
+            self.expression = expressions_of_moods(self.emotion)
+        self.expression = np.asarray(self.expression, dtype=np.int32).reshape(-1)
         self.age = np.asarray(self.age, dtype=np.float32).reshape(-1)
         self.gender = np.asarray(self.gender, dtype=np.float32).reshape(-1)
         self.race = np.asarray(self.race, dtype=np.int8).reshape(-1)
@@ -49,6 +57,7 @@ class FaceSet:
             raise ValueError(f"Expected images of shape (N, S, S, C), got {self.images.shape}.")
         lengths = {
             "emotion": len(self.emotion),
+            "expression": len(self.expression),
             "age": len(self.age),
             "gender": len(self.gender),
             "race": len(self.race),
@@ -90,6 +99,7 @@ class FaceSet:
             split=self.split[index],
             names=[self.names[i] for i in index],
             skipped=dict(self.skipped),
+            expression=self.expression[index],
         )
 
     @staticmethod
@@ -112,6 +122,7 @@ class FaceSet:
             split=np.concatenate([s.split for s in sets]),
             names=[name for s in sets for name in s.names],
             skipped=dict(skipped),
+            expression=np.concatenate([s.expression for s in sets]),
         )
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -119,6 +130,7 @@ class FaceSet:
         return {
             "images": self.images,
             "emotion": self.emotion,
+            "expression": self.expression,
             "age": self.age,
             "gender": self.gender,
             "race": self.race,
@@ -142,4 +154,14 @@ class FaceSet:
             split=data["split"],
             names=[str(n) for n in data["names"]],
             skipped=dict(zip(reasons, counts, strict=True)),
+            expression=data.get("expression"),
         )
+
+
+def expressions_of_moods(emotion: np.ndarray) -> np.ndarray:
+    """int32 (N,) FER2013 class index of each mood index in ``emotion`` (N,); -1 stays -1."""
+    emotion = np.asarray(emotion, dtype=np.int64).reshape(-1)
+    lookup = np.asarray(MOOD_EXPRESSIONS, dtype=np.int32)
+    return np.where(emotion >= 0, lookup[np.clip(emotion, 0, len(lookup) - 1)], NO_LABEL).astype(
+        np.int32
+    )

@@ -59,7 +59,8 @@ def load_fer(
         show_progress: show a tqdm bar on stderr while decoding.
 
     Returns:
-        A ``FaceSet`` with emotion labels (age, gender, race are -1) and ``split`` set to the
+        A ``FaceSet`` with emotion labels (mood, and ``expression``: the FER2013 class; age,
+        gender, race are -1) and ``split`` set to the
         original split name, or "heldout". Unreadable and blank images are skipped and counted.
     """
     common.check_fractions(heldout_fraction=heldout_fraction)
@@ -143,6 +144,7 @@ class _Collector:
     def __init__(self, framer: FixedFramer | DetectorFramer) -> None:
         self.framer = framer
         self.emotion: list[int] = []
+        self.expression: list[int] = []
         self.split: list[str] = []
         self.names: list[str] = []
         self.skipped: dict[str, int] = {}
@@ -154,6 +156,7 @@ class _Collector:
         index = mood_index(fer_class)
         self.framer.add(image, key)
         self.emotion.append(NO_LABEL if index is None else index)
+        self.expression.append(FER_CLASSES.index(fer_class))
         self.split.append(split)
         self.names.append(name)
 
@@ -173,6 +176,7 @@ class _Collector:
             split=np.asarray(self.split),
             names=self.names,
             skipped=dict(self.skipped),
+            expression=np.asarray(self.expression),
         )
 
 

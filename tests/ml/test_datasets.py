@@ -63,6 +63,33 @@ def test_all_seven_classes_load_when_asked_and_non_moods_have_no_emotion_label(t
     assert len(faces) == 7
     assert sorted(faces.emotion.tolist()) == [-1, -1, -1, 0, 1, 2, 3]
     assert faces.skipped == {}
+    # every face keeps its FER2013 class, for a seven-class emotion output
+    assert sorted(faces.expression.tolist()) == list(range(7))
+    for expression, emotion in zip(faces.expression, faces.emotion, strict=True):
+        fer_class = FER_CLASSES[expression]
+        assert emotion == (MOODS.index(fer_class) if fer_class in MOODS else -1)
+
+
+def test_a_face_set_without_expressions_derives_them_from_moods_and_keeps_them_in_a_cache():
+    faces = FaceSet(
+        images=np.zeros((3, 32, 32, 1), np.uint8),
+        emotion=[2, -1, 0],
+        age=[-1, 30, -1],
+        gender=[-1, 1, -1],
+        race=[-1, 0, -1],
+        split=["train"] * 3,
+        names=["a", "b", "c"],
+    )
+
+    assert [FER_CLASSES[i] if i >= 0 else None for i in faces.expression] == [
+        "neutral",
+        None,
+        "angry",
+    ]
+    arrays = faces.arrays()
+    assert FaceSet.from_arrays(arrays).expression.tolist() == faces.expression.tolist()
+    arrays.pop("expression")  # a cache written before expressions were kept
+    assert FaceSet.from_arrays(arrays).expression.tolist() == faces.expression.tolist()
 
 
 def test_folder_crops_are_face_crop_of_the_decoded_file_for_train_serve_parity(tmp_path):
@@ -344,6 +371,7 @@ def test_face_sets_concatenate_and_subset_keeping_labels_together():
     assert len(both) == 5 and both.skipped == {"blank image": 2}
     assert picked.names == ["-1-2", "1-0"]
     assert picked.emotion.tolist() == [-1, 1] and picked.age.tolist() == [40, -1]
+    assert picked.expression.tolist() == [-1, FER_CLASSES.index(MOODS[1])]
     assert picked.images[:, 0, 0, 0].tolist() == [3, 2]
 
 

@@ -7,8 +7,10 @@ import pytest
 from ml.labels import (
     AGE_BAND_NAMES,
     FER_CLASSES,
+    MOOD_EXPRESSIONS,
     MOODS,
     age_band,
+    expression_index,
     mood_index,
 )
 
@@ -60,3 +62,8 @@ def test_ages_fall_in_the_band_whose_first_year_they_reached(years, band):
 
 def test_age_bands_are_listed_from_youngest_to_oldest():
     assert AGE_BAND_NAMES == ("child", "teen", "young_adult", "adult", "senior")
+
+
+def test_each_mood_points_at_its_own_fer_class_among_the_seven_expressions():
+    assert [FER_CLASSES[i] for i in MOOD_EXPRESSIONS] == list(MOODS)
+    assert expression_index(" Disgust ") == 1 and expression_index("bored") is None

@@ -203,6 +203,56 @@ def test_a_time_budget_pauses_at_an_epoch_boundary_and_resume_ends_where_one_leg
     assert lrs == pytest.approx(straight_lrs)
 
 
+@pytest.mark.slow  # trains with TensorFlow
+def test_a_seven_class_run_trains_on_every_fer_class_and_exports_the_mood_readout(tmp_path):
+    from ml.runtime import TFLiteRunner
+
+    fer = make_fer_folder(tmp_path / "fer", per_class=2)  # all seven classes
+    config = TrainConfig(
+        fer=fer,
+        out=tmp_path / "seven",
+        epochs=1,
+        emotion_classes=7,
+        heldout_fraction=0.0,
+        **TINY,
+    )
+
+    result = train(config, echo=lambda line: None)
+
+    counts = result["training"]["data"]["fer"]
+    assert counts["train"] == 14  # disgust, fear and surprise train the emotion head too
+    assert counts["val"] == 8  # validation stays on the four moods' PublicTest faces
+    weights = result["training"]["class_weights"]
+    assert len(weights) == 7 and max(weights) <= 3.0
+    checkpoint = keras.models.load_model(config.out / "checkpoints" / "best.keras")
+    assert "expression" in checkpoint.output_names
+    served = keras.models.load_model(config.out / "export" / "model.keras")
+    assert sorted(served.output_names) == ["age", "emotion", "gender"]
+    faces = np.random.default_rng(1).random((3, 32, 32, 1), dtype=np.float32)
+    emotion = TFLiteRunner(config.out / "export" / "model_int8.tflite").predict(faces)["emotion"]
+    assert emotion.shape == (3, 4)
+    np.testing.assert_allclose(emotion.sum(axis=1), 1.0, atol=0.02)  # int8 rounding
+
+
+def test_resuming_with_another_number_of_emotion_classes_is_refused(first_run, datasets):
+    config, _, _ = first_run
+    fer, utk = datasets
+    seven = TrainConfig(
+        fer=fer,
+        utkface=utk,
+        out=config.out,
+        epochs=2,
+        val_fraction=0.25,
+        heldout_fraction=0.25,
+        resume=True,
+        emotion_classes=7,
+        **TINY,
+    )
+
+    with pytest.raises(ValueError, match="emotion_classes=4"):
+        train(seven, echo=lambda line: None)
+
+
 def test_the_plateau_schedule_cuts_the_rate_after_patience_epochs_without_a_better_score():
     from ml.callbacks import PlateauSchedule
 

@@ -1,0 +1,68 @@
+"""The network itself: the seven-class emotion output and the mood readout served from it."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from ml.export import OUTPUT_NAMES, served_outputs
+from ml.labels import FER_CLASSES, MOOD_EXPRESSIONS, MOODS
+from ml.model import build_model
+
+pytestmark = pytest.mark.slow  # builds TensorFlow models
+
+TINY = {"input_size": 32, "width": 0.0625, "head_units": 8}
+
+
+@pytest.fixture(scope="module")
+def seven() -> keras.Model:
+    keras.utils.set_random_seed(3)
+    return build_model(emotion_classes=len(FER_CLASSES), **TINY)
+
+
+def _faces(count: int) -> np.ndarray:
+    return np.random.default_rng(5).random((count, 32, 32, 1), dtype=np.float32)
+
+
+def test_the_mood_readout_of_seven_expressions_sums_to_one_over_the_four_moods(seven):
+    out = seven.predict_on_batch(_faces(6))
+
+    assert out["expression"].shape == (6, len(FER_CLASSES))
+    assert out["emotion"].shape == (6, len(MOODS))
+    np.testing.assert_allclose(out["emotion"].sum(axis=1), 1.0, atol=1e-5)
+    # it is the expression distribution given that the face shows one of the moods
+    moods = out["expression"][:, list(MOOD_EXPRESSIONS)]
+    np.testing.assert_allclose(out["emotion"], moods / moods.sum(axis=1, keepdims=True), atol=1e-5)
+
+
+def test_the_served_form_of_a_seven_class_model_has_the_three_outputs_and_its_weights(seven):
+    served = served_outputs(seven)
+
+    assert sorted(served.output_names) == sorted(OUTPUT_NAMES)
+    faces = _faces(3)
+    full, plain = seven.predict_on_batch(faces), served.predict_on_batch(faces)
+    for name in OUTPUT_NAMES:
+        np.testing.assert_allclose(plain[name], full[name], atol=1e-6)
+
+
+def test_a_saved_seven_class_model_loads_back_with_its_readout(seven, tmp_path):
+    seven.save(tmp_path / "seven.keras")
+
+    loaded = keras.models.load_model(tmp_path / "seven.keras")
+
+    faces = _faces(2)
+    np.testing.assert_allclose(
+        loaded.predict_on_batch(faces)["emotion"],
+        seven.predict_on_batch(faces)["emotion"],
+        atol=1e-6,
+    )
+
+
+def test_a_four_class_model_is_served_as_it_is_and_other_class_counts_are_refused():
+    four = build_model(**TINY)
+
+    assert served_outputs(four) is four
+    assert "expression" not in four.output_names
+    with pytest.raises(ValueError, match="emotion_classes must be one of"):
+        build_model(emotion_classes=5, **TINY)
