@@ -21,7 +21,8 @@ PACKAGE = "onnxruntime-web"
 VERSION = "1.30.0"
 #: The npm registry's ``dist.integrity`` of onnxruntime-web 1.30.0's tarball.
 INTEGRITY = (
-    "sha512-q0y+JrrtukXSzsBWEMccVfqX25LRmosXHF+CaRJmg8pZClzcV7svNc4rKY3jL02Vb7QmRMDs1SigqR4CXAfKYQ=="
+    "sha512-q0y+JrrtukXSzsBWEMccVfqX25LRmosXH"
+    "F+CaRJmg8pZClzcV7svNc4rKY3jL02Vb7QmRMDs1SigqR4CXAfKYQ=="
 )
 #: The files the page needs, by role: the ES module with the ``ort`` API (WebAssembly backend
 #: only), the Emscripten loader it imports, and the WebAssembly binary. Name -> SHA-256.
@@ -80,8 +81,7 @@ def runtime_status(folder: Path = RUNTIME_DIR) -> RuntimeStatus:
         found = installed.get("version") if isinstance(installed, dict) else None
         return RuntimeStatus(
             False,
-            f"Expected {PACKAGE} {VERSION} in {folder}, found {found!r}; run "
-            f"`{INSTALL_COMMAND}`.",
+            f"Expected {PACKAGE} {VERSION} in {folder}, found {found!r}; run `{INSTALL_COMMAND}`.",
         )
     missing = [name for name, _ in FILES.values() if not (folder / name).is_file()]
     if missing:

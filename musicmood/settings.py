@@ -258,13 +258,15 @@ SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", False)
 #: its own host (fetch, and the /ws/mood/ socket: CSP3 browsers match ws:/wss: to the page's own
 #: host and port with 'self'), previews a chosen photo or video from a blob: URL (the camera's
 #: MediaStream is not a URL and needs no source), embeds the Spotify player and shows album
-#: artwork from Spotify's image CDN.
+#: artwork from Spotify's image CDN. On-device analysis compiles ONNX Runtime's WebAssembly,
+#: which needs 'wasm-unsafe-eval' (it allows WebAssembly compilation only, not JavaScript eval);
+#: the runtime runs on one thread in the page, so no worker or blob: source is needed.
 CSP_POLICY = env.str(
     "DJANGO_CSP",
     "; ".join(
         [
             "default-src 'self'",
-            "script-src 'self'",
+            "script-src 'self' 'wasm-unsafe-eval'",
             "style-src 'self'",
             "img-src 'self' blob: https://i.scdn.co",
             "media-src 'self' blob:",
