@@ -60,12 +60,14 @@ class RuntimeStatus:
     reason: str = ""
 
 
-def runtime_status(folder: Path = RUNTIME_DIR) -> RuntimeStatus:
-    """Whether ``folder`` holds the pinned runtime, as the install step left it.
+def runtime_status(folder: Path | None = None) -> RuntimeStatus:
+    """Whether ``folder`` (default ``RUNTIME_DIR``) holds the pinned runtime, as the install
+    step left it.
 
     A cheap check (the install step verified the bytes): the record it wrote last names the
-    pinned version and every file is there with a size.
+    pinned version and every file is there.
     """
+    folder = RUNTIME_DIR if folder is None else folder
     record = folder / INSTALLED_FILE
     try:
         installed = json.loads(record.read_text(encoding="utf-8"))

@@ -45,6 +45,11 @@ IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 class MoodConsumer(AsyncWebsocketConsumer):
     """One listener's socket; the mood smoothing state lives here, in memory only."""
 
+    #: What this socket received, counted (never kept): logged when it closes, so an operator
+    #: (and the on-device tests) can see whether a page sent pictures at all.
+    received_frames = 0
+    received_estimates = 0
+
     async def connect(self) -> None:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         self.demographics = query.get("demographics", ["1"])[-1] not in ("0", "false", "off")
@@ -71,6 +76,12 @@ class MoodConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         self.closing = True
         self._stop_timer()
+        logger.info(
+            "Mood socket closed (code %s) after %d frames and %d estimates messages",
+            code,
+            self.received_frames,
+            self.received_estimates,
+        )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.closing:
@@ -78,6 +89,7 @@ class MoodConsumer(AsyncWebsocketConsumer):
         now = time.monotonic()
         on_device = settings.ANALYSIS_ON_DEVICE
         if bytes_data is None:
+            self.received_estimates += 1
             if on_device == "off":
                 await self.send_error(
                     "text_not_allowed",
@@ -85,7 +97,9 @@ class MoodConsumer(AsyncWebsocketConsumer):
                 )
             else:
                 await self._receive_estimates(text_data or "", now)
-        elif on_device == "only":
+            return
+        self.received_frames += 1
+        if on_device == "only":
             await self.send_error(
                 "frames_not_accepted",
                 "This server takes on-device estimates only: analyze the frame in the page and "

@@ -10,6 +10,13 @@
  *
  * The demographics switch reconnects with `?demographics=0`: the server then sends no age or
  * gender at all (a text control message on the socket would be a protocol error).
+ *
+ * On-device analysis (the "Analyse on this device" switch, or a server that takes nothing else):
+ * ondevice.js, loaded only then, runs the detector and the network here, and the page sends the
+ * server an `estimates` text message per frame instead of the picture; the replies are the same.
+ * While on-device analysis is asked for, no picture is ever sent: frames wait until it has
+ * loaded. If it cannot load, the page says why; then it unticks the switch and analyses on the
+ * server, unless the server takes estimates only, in which case analysis stays off.
  */
 (function () {
   "use strict";
@@ -29,6 +36,12 @@
   // The protocol's facts come from the server: the socket's path and close code here, the
   // moods in the meter it renders and in every face's emotion.
   const CLOSE_TOO_MANY_ERRORS = Number(app.dataset.closeTooManyErrors);
+  // "allowed", "only" (the server refuses pictures) or "off"; where the page's on-device
+  // parameters and its module are; and why the server cannot offer it, if it knows.
+  const ONDEVICE = {
+    mode: app.dataset.ondeviceMode || "off", config: app.dataset.ondeviceConfig,
+    module: app.dataset.ondeviceModule, unavailable: app.dataset.ondeviceUnavailable || "",
+  };
   const $ = (id) => document.getElementById(id);
   const els = {
     start: $("start-camera"), stop: $("stop-camera"), file: $("file-input"),
@@ -36,6 +49,7 @@
     overlay: $("overlay"), empty: $("stage-empty"), state: $("state"),
     moodName: $("mood-name"), confidence: $("mood-confidence"), meter: $("meter"),
     faces: $("faces-count"), ageBand: $("age-band"), gender: $("gender"), latency: $("latency"),
+    onDevice: $("on-device"), onDeviceNote: $("on-device-note"),
   };
   const capture = document.createElement("canvas");
 
@@ -44,6 +58,9 @@
     stream: null, objectUrl: null,
     ws: null, inFlight: false, timer: null, lastSent: 0, wantSocket: false,
     sentSize: null, lastFaces: 0, unavailable: false,
+    // On-device analysis: the analyzer once loaded, the load in progress, why it failed.
+    analyzer: null, loading: null, deviceFailed: ONDEVICE.unavailable, deviceMs: null,
+    unavailableText: "",
   };
 
   // --- states shown to the listener -----------------------------------------------------------
@@ -59,6 +76,7 @@
     busy: "The server is busy; frames are being skipped.",
     unavailable: "Mood analysis is unavailable on this server right now.",
     "model-missing": "Mood analysis is unavailable: no trained model is installed on this server.",
+    "loading-ondevice": "Loading the on-device analysis…",
     closed: "Disconnected from the server. Reconnecting…",
     abuse: "The server closed the connection after too many errors. Press “Start camera” to retry.",
   };
@@ -85,7 +103,7 @@
     s.inFlight = false;
     ws.addEventListener("open", () => {
       if (s.ws !== ws) return;
-      setState(s.unavailable ? "unavailable" : "live");
+      setState(s.unavailable ? "unavailable" : "live", s.unavailable ? s.unavailableText : "");
       schedule(0);
     });
     ws.addEventListener("message", (event) => {
@@ -125,6 +143,7 @@
     if (message.type === "analysis") {
       s.inFlight = false;
       s.unavailable = false;
+      s.unavailableText = "";
       showAnalysis(message);
       schedule((message.faces || []).length ? MIN_FRAME_INTERVAL_MS : EMPTY_FRAME_INTERVAL_MS);
     } else if (message.type === "mood") {
@@ -154,14 +173,23 @@
   function sendFrame() {
     const ws = s.ws;
     if (!s.source || !ws || ws.readyState !== WebSocket.OPEN || s.inFlight) return;
+    const onDevice = wantsOnDevice();
+    if (onDevice && !s.analyzer) {
+      // Never a picture while on-device analysis is asked for: wait until it has loaded.
+      if (!s.deviceFailed) loadOnDevice().then(() => schedule(0));
+      return;
+    }
     const src = frameSource();
     if (!src || !src.w) { schedule(200); return; }
     const scale = Math.min(1, MAX_SIDE / Math.max(src.w, src.h));
     capture.width = Math.round(src.w * scale);
     capture.height = Math.round(src.h * scale);
-    capture.getContext("2d").drawImage(src.el, 0, 0, capture.width, capture.height);
+    const context = capture.getContext("2d", { willReadFrequently: onDevice });
+    context.drawImage(src.el, 0, 0, capture.width, capture.height);
     s.inFlight = true;
     s.lastSent = performance.now();
+    if (onDevice) { sendEstimates(ws, context); return; }
+    s.deviceMs = null;
     capture.toBlob((blob) => {
       if (!blob || s.ws !== ws || ws.readyState !== WebSocket.OPEN) { s.inFlight = false; return; }
       if (blob.size > Number(app.dataset.frameMaxBytes || Infinity)) {
@@ -172,12 +200,84 @@
     }, "image/jpeg", JPEG_QUALITY);
   }
 
+  // --- on-device analysis ----------------------------------------------------------------------
+  function wantsOnDevice() {
+    return ONDEVICE.mode === "only" || Boolean(els.onDevice && els.onDevice.checked);
+  }
+
+  function noteOnDevice(text, warn) {
+    if (!els.onDeviceNote) return;
+    els.onDeviceNote.hidden = !text;
+    els.onDeviceNote.textContent = text || "";
+    els.onDeviceNote.classList.toggle("notice--warn", Boolean(warn));
+  }
+
+  // Loads ondevice.js and, through it, the runtime and both models, once; resolves either way.
+  function loadOnDevice() {
+    if (s.analyzer || s.deviceFailed) return Promise.resolve(s.analyzer);
+    if (!s.loading) {
+      if (s.source) setState("loading-ondevice");
+      noteOnDevice("Loading the on-device analysis…");
+      s.loading = import(ONDEVICE.module)
+        .then((module) => module.loadOnDevice(ONDEVICE.config))
+        .then((analyzer) => {
+          s.analyzer = analyzer;
+          noteOnDevice("Analysing on this device: only the estimates are sent to the server.");
+          if (s.source) setState("live");
+          return analyzer;
+        }, (err) => {
+          onDeviceFailed(err && err.name === "OnDeviceUnavailable" ? err.message : reasonOf(err));
+          return null;
+        })
+        .finally(() => { s.loading = null; });
+    }
+    return s.loading;
+  }
+
+  function reasonOf(err) {
+    return err && err.message ? err.message : "it could not be loaded";
+  }
+
+  function onDeviceFailed(reason) {
+    s.deviceFailed = reason;
+    s.analyzer = null;
+    if (ONDEVICE.mode === "only") {
+      const text = "Mood analysis is unavailable: this server analyses only on your device, and " +
+        `on-device analysis cannot run here (${reason}). You can still choose a mood by hand below.`;
+      noteOnDevice(text, true);
+      s.unavailable = true;
+      s.unavailableText = text;
+      setState("unavailable", text);
+      return;
+    }
+    if (els.onDevice) { els.onDevice.checked = false; els.onDevice.disabled = true; }
+    noteOnDevice(`On-device analysis is unavailable here (${reason}). ` +
+      "Pictures are analysed on the server instead.", true);
+    if (s.source) { setState("live"); schedule(0); }
+  }
+
+  // Analyzes the captured frame here and sends only its estimates.
+  function sendEstimates(ws, context) {
+    const image = context.getImageData(0, 0, capture.width, capture.height);
+    s.analyzer.analyze(image, { demographics: els.demographics.checked }).then((result) => {
+      if (s.ws !== ws || ws.readyState !== WebSocket.OPEN) { s.inFlight = false; return; }
+      s.deviceMs = result.timing.total_ms;
+      s.sentSize = { w: result.width, h: result.height };
+      ws.send(s.analyzer.estimatesMessage(result));
+    }, (err) => {
+      s.inFlight = false;
+      onDeviceFailed(reasonOf(err));
+    });
+  }
+
   // --- showing results ------------------------------------------------------------------------
   function showAnalysis(message) {
     const faces = message.faces || [];
     drawBoxes(message);
     els.faces.textContent = String(faces.length);
-    els.latency.textContent = `${Math.round(message.ms)} ms`;
+    els.latency.textContent = s.deviceMs === null
+      ? `${Math.round(message.ms)} ms on the server`
+      : `${Math.round(s.deviceMs)} ms on this device`;
     if (!faces.length) {
       setState("no-face");
     } else {
@@ -330,6 +430,15 @@
     if (s.source) { disconnect(); connect(); } // the choice travels in the connection's URL
   });
   window.addEventListener("resize", clearResults);
+  if (els.onDevice) {
+    // Load as soon as it is asked for, so that a failure is told before any camera frame.
+    els.onDevice.addEventListener("change", () => {
+      if (els.onDevice.checked) loadOnDevice();
+      else noteOnDevice("");
+      if (s.source) schedule(0);
+    });
+  }
 
-  if (app.dataset.modelMissing === "1") setState("model-missing");
+  if (app.dataset.modelMissing === "1" && !wantsOnDevice()) setState("model-missing");
+  if (ONDEVICE.mode === "only" && s.deviceFailed) onDeviceFailed(s.deviceFailed);
 })();

@@ -19,7 +19,12 @@ import { fromImageData } from "./ondevice/imaging.js";
 const f32 = Math.fround;
 
 /** On-device analysis cannot run here; the message says why, for the listener. */
-export class OnDeviceUnavailable extends Error {}
+export class OnDeviceUnavailable extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "OnDeviceUnavailable";
+  }
+}
 
 async function fetchBytes(url, what) {
   let response;
@@ -157,7 +162,7 @@ export class OnDeviceAnalyzer {
   }
 
   /** The `estimates` message for an analyze() result: only what the protocol allows. */
-  static message(result) {
+  estimatesMessage(result) {
     return JSON.stringify({
       type: "estimates",
       width: result.width,

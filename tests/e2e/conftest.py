@@ -1,13 +1,17 @@
 """Browser-test fixtures: a live daphne server and a headless Chromium driver factory.
 
 Reusable by any e2e test: ``live_server_url`` (session-wide, embedded mode, fresh SQLite, the
-tiny model), ``chromium`` (a factory: ``chromium(camera="allow"|"deny", video=path)``) and
-``fake_camera_y4m`` (a Y4M clip of the astronaut photo for Chromium's fake camera).
+tiny model), ``chromium`` (a factory: ``chromium(camera="allow"|"deny", video=path)``),
+``fake_camera_y4m`` (a Y4M clip of the astronaut photo for Chromium's fake camera) and
+``curated_mapping`` (a playlist for the tiny model's mood in the live server's database).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,7 +19,7 @@ import cv2
 import numpy as np
 import pytest
 
-from musicmood.samples import astronaut_image
+from musicmood.samples import TINY_MODEL_MOOD, astronaut_image
 from musicmood.stack import ROOT, site_env, web_server
 from tests.integration.listener import migrated_sqlite
 
@@ -23,6 +27,11 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 #: Screenshots and server logs of browser tests land here (ignored by git).
 OUTPUT_DIR = ROOT / "test-output" / "e2e"
+#: The log of ``live_server_url``'s web process.
+LIVE_SERVER_LOG = OUTPUT_DIR / "daphne.log"
+#: The playlist ``curated_mapping`` maps the tiny model's mood to, and its embed.
+PLAYLIST_ID = "e2eplaylist00000000001"
+EMBED = f"https://open.spotify.com/embed/playlist/{PLAYLIST_ID}"
 #: Chromium flags every browser test needs: headless on a server, and quiet (no background
 #: downloads, sync or first-run screens: the machines have no internet).
 BASE_FLAGS = (
@@ -74,7 +83,7 @@ def live_server_env(tiny_model_dir, tmp_path_factory) -> dict[str, str]:
 def live_server_url(live_server_env) -> Iterator[str]:
     """Base URL (http://127.0.0.1:<port>) of a daphne server running the whole site."""
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    with web_server(live_server_env, OUTPUT_DIR / "daphne.log") as url:
+    with web_server(live_server_env, LIVE_SERVER_LOG) as url:
         yield url
 
 
@@ -116,3 +125,34 @@ def chromium(fake_camera_y4m) -> Iterator[Callable[..., object]]:
     yield make
     for driver in drivers:
         driver.quit()
+
+
+@pytest.fixture
+def curated_mapping(live_server_env, tmp_path) -> None:
+    """A mapping for the tiny model's mood, imported into the live server's database."""
+    import_mapping(live_server_env, tmp_path)
+
+
+def import_mapping(env: dict[str, str], folder: Path) -> None:
+    """Import the mapping of TINY_MODEL_MOOD to PLAYLIST_ID into the database of ``env``."""
+    document = {
+        "version": 1,
+        "mappings": [
+            {
+                "mood": TINY_MODEL_MOOD,
+                "links": [f"https://open.spotify.com/playlist/{PLAYLIST_ID}?si=e2e"],
+                "priority": 1000,
+                "note": "e2e test playlist",
+            }
+        ],
+    }
+    path = folder / "mappings.json"
+    path.write_text(json.dumps(document))
+    subprocess.run(
+        [sys.executable, "manage.py", "import_mappings", str(path)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import subprocess
-import sys
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,13 +10,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from musicmood.samples import TINY_MODEL_MOOD
-from musicmood.stack import ROOT
-from tests.e2e.conftest import OUTPUT_DIR
+from tests.e2e.conftest import EMBED, OUTPUT_DIR, PLAYLIST_ID
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-PLAYLIST_ID = "e2eplaylist00000000001"
-EMBED = f"https://open.spotify.com/embed/playlist/{PLAYLIST_ID}"
 
 
 def _database(env: dict[str, str]) -> str:
@@ -33,32 +26,6 @@ def _skips(env: dict[str, str]) -> int:
             (f"spotify:playlist:{PLAYLIST_ID}",),
         ).fetchone()
     return row[0]
-
-
-@pytest.fixture
-def curated_mapping(live_server_env, tmp_path) -> None:
-    """A mapping for the tiny model's mood, imported into the live server's database."""
-    document = {
-        "version": 1,
-        "mappings": [
-            {
-                "mood": TINY_MODEL_MOOD,
-                "links": [f"https://open.spotify.com/playlist/{PLAYLIST_ID}?si=e2e"],
-                "priority": 1000,
-                "note": "e2e test playlist",
-            }
-        ],
-    }
-    path = tmp_path / "mappings.json"
-    path.write_text(json.dumps(document))
-    subprocess.run(
-        [sys.executable, "manage.py", "import_mappings", str(path)],
-        cwd=ROOT,
-        env=live_server_env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
 
 
 def test_the_announced_mood_brings_its_mapping_into_the_player_and_skip_is_counted(
