@@ -10,6 +10,7 @@ import numpy as np
 
 from ml.augment import Augmentation
 from ml.datasets import FaceSet
+from ml.distill import Teacher, blend_targets
 from ml.preprocessing import Preprocessing, to_model_input
 
 
@@ -32,7 +33,9 @@ def targets(
 class FaceBatches(keras.utils.PyDataset):
     """Batches (x float32 (B, S, S, C), targets dict) over a shuffled ``FaceSet``.
 
-    ``expression`` gives seven-class emotion targets (see ``targets``).
+    ``expression`` gives seven-class emotion targets (see ``targets``); ``teacher`` (soft
+    targets, one row per face) blends an ensemble's estimates into the targets with
+    ``teacher_weight`` (``ml.distill.blend_targets``).
 
     The order of epoch ``e`` is a permutation drawn from ``(seed, e)`` and the augmentation of
     batch ``i`` from ``(seed, e, i)``, so a run is reproducible, batches may be fetched in any
@@ -49,6 +52,8 @@ class FaceBatches(keras.utils.PyDataset):
         augmentation: Augmentation | None = None,
         epoch: int = 0,
         expression: bool = False,
+        teacher: Teacher | None = None,
+        teacher_weight: float = 0.5,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -60,6 +65,10 @@ class FaceBatches(keras.utils.PyDataset):
         self.seed = int(seed)
         self.augmentation = augmentation
         self.expression = expression
+        if teacher is not None and len(teacher) != len(faces):
+            raise ValueError(f"Expected soft targets for {len(faces)} faces, got {len(teacher)}.")
+        self.teacher = teacher
+        self.teacher_weight = float(teacher_weight)
         self.set_epoch(epoch)
 
     def set_epoch(self, epoch: int) -> None:
@@ -77,9 +86,10 @@ class FaceBatches(keras.utils.PyDataset):
         if self.augmentation is not None:
             rng = np.random.default_rng([self.seed, self.epoch, index])
             images = self.augmentation(images, rng)
-        return to_model_input(images, self.preprocessing), targets(
-            self.faces, rows, expression=self.expression
-        )
+        labels = targets(self.faces, rows, expression=self.expression)
+        if self.teacher is not None:
+            labels = blend_targets(labels, self.teacher, rows, self.teacher_weight)
+        return to_model_input(images, self.preprocessing), labels
 
     def on_epoch_end(self) -> None:
         self.set_epoch(self.epoch + 1)

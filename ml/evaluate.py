@@ -22,7 +22,14 @@ from ml.runtime import DEFAULT_THREADS, RUNTIMES
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command-line options, shared by ``python -m ml.evaluate`` and ``evaluate_model``."""
-    parser.add_argument("--model", required=True, type=Path, help="exported model folder")
+    parser.add_argument(
+        "--model",
+        required=True,
+        type=Path,
+        action="append",
+        help="exported model folder; several --model are evaluated as one ensemble (the mean of "
+        "their estimates: a training tool for distillation, never served)",
+    )
     parser.add_argument("--fer", type=Path, help="FER2013 folder (test/<class>/) or fer2013.csv")
     parser.add_argument("--utkface", type=Path, help="UTKFace folder of *.jpg chips")
     parser.add_argument(

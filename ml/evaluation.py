@@ -9,7 +9,7 @@ tables and ``ml.evaluate`` is the command line.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import numpy as np
 
 from ml.datasets import DEFAULT_HELDOUT_FRACTION, HELDOUT, FaceSet, load_fer, load_utkface
 from ml.datasets.utkface import DEFAULT_VAL_FRACTION
+from ml.ensemble import load_ensemble
 from ml.export import OUTPUT_NAMES, empty_outputs, load_metadata
 from ml.labels import MOODS
 from ml.metrics import evaluate_predictions
@@ -180,7 +181,7 @@ def evaluate_utkface(
 
 
 def evaluate(
-    model_dir: str | Path,
+    model_dir: str | Path | Sequence[str | Path],
     *,
     fer: str | Path | None = None,
     fer_split: str = "test",
@@ -205,6 +206,9 @@ def evaluate(
     ``mirror``: average each face with its mirror image; None does what serving does (the
     export's ``mirror_average``).
 
+    Several ``model_dir`` are evaluated as one ``ml.ensemble.Ensemble`` (a training tool:
+    the mean of their estimates); they must share preprocessing and slices.
+
     The slices ("val", "heldout") are the ones the model was trained with: their fractions
     come from the export's training configuration.
 
@@ -215,9 +219,17 @@ def evaluate(
     """
     if fer is None and utkface is None:
         raise ValueError("Nothing to evaluate: give a FER2013 folder, a UTKFace folder or both.")
-    metadata = load_metadata(model_dir)
-    mirror = metadata.mirror_average if mirror is None else mirror
-    runner = load_runner(model_dir, runtime, threads=threads, mirror=mirror)
+    folders = [model_dir] if isinstance(model_dir, (str, Path)) else list(model_dir)
+    if len(folders) > 1:
+        if live:
+            raise ValueError("The live path serves one model; evaluate an ensemble without live.")
+        runner, metadata = load_ensemble(folders, runtime, threads=threads, mirror=mirror)
+        model_dir = ", ".join(str(folder) for folder in folders)
+    else:
+        model_dir = folders[0]
+        metadata = load_metadata(model_dir)
+        mirror = metadata.mirror_average if mirror is None else mirror
+        runner = load_runner(model_dir, runtime, threads=threads, mirror=mirror)
     params = metadata.preprocessing
     trained = metadata.training.get("config", {})
     # A model trained before held-out slices existed trained on all of train/: none held out.

@@ -73,6 +73,41 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
 
 
 @keras.saving.register_keras_serializable(package="musicmood")
+class MaskedSoftCrossentropy(MaskedSparseCategoricalCrossentropy):
+    """Cross-entropy of softmax (N, K) against target distributions; for distillation.
+
+    ``y_true`` (N, 1 + K): the true class (-1 = no label: the row adds nothing), then the
+    target distribution (``ml.distill.blend_targets``). Class weights go by the true class;
+    label smoothing mixes the distribution with the uniform one, as the sparse loss does, so
+    with one-hot targets both losses are equal.
+    """
+
+    def __init__(
+        self,
+        class_weights: Sequence[float] | None = None,
+        *,
+        label_smoothing: float = 0.0,
+        name: str = "masked_soft_crossentropy",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(class_weights, label_smoothing=label_smoothing, name=name, **kwargs)
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        labels, dist = y_true[:, 0], y_true[:, 1:]
+        mask = labels >= 0
+        safe = ops.cast(ops.where(mask, labels, ops.zeros_like(labels)), "int32")
+        if self.label_smoothing:
+            classes = ops.cast(ops.shape(dist)[-1], dist.dtype)
+            dist = (1.0 - self.label_smoothing) * dist + self.label_smoothing / classes
+        log_probs = ops.log(ops.clip(y_pred, keras.config.epsilon(), 1.0))
+        per_sample = -ops.sum(dist * log_probs, axis=-1)
+        if self.class_weights is not None:
+            weights = ops.convert_to_tensor(self.class_weights, dtype=per_sample.dtype)
+            per_sample = per_sample * ops.take(weights, safe)
+        return _masked_mean_terms(per_sample, mask)
+
+
+@keras.saving.register_keras_serializable(package="musicmood")
 class MaskedAgeLoss(keras.losses.Loss):
     """Age error in years on (N, 1) predictions; labels (N,) or (N, 1) years, -1 = no label.
 

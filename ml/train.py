@@ -35,10 +35,12 @@ from ml.callbacks import (
 )
 from ml.datasets import HELDOUT, FaceSet, load_fer, load_utkface
 from ml.datasets.fer import MOOD_CLASSES
+from ml.distill import read_soft_targets
 from ml.labels import FER_CLASSES, MOODS
 from ml.losses import (
     MaskedAgeLoss,
     MaskedBinaryCrossentropy,
+    MaskedSoftCrossentropy,
     MaskedSparseCategoricalCrossentropy,
     balanced_class_weights,
 )
@@ -173,15 +175,15 @@ def compile_model(
 ) -> None:
     """Compile with the masked per-head losses, their weights and ``make_optimizer``.
 
-    A seven-class model's loss is on ``expression``; its ``emotion`` readout has none.
+    A seven-class model's loss is on ``expression``; its ``emotion`` readout has none. A
+    student (``config.distill``) learns target distributions (``MaskedSoftCrossentropy``).
     """
     emotion = "expression" if config.emotion_classes == len(FER_CLASSES) else "emotion"
+    emotion_loss = MaskedSoftCrossentropy if config.distill else MaskedSparseCategoricalCrossentropy
     model.compile(
         optimizer=make_optimizer(config, learning_rate),
         loss={
-            emotion: MaskedSparseCategoricalCrossentropy(
-                class_weights, label_smoothing=config.label_smoothing
-            ),
+            emotion: emotion_loss(class_weights, label_smoothing=config.label_smoothing),
             "age": MaskedAgeLoss(),
             "gender": MaskedBinaryCrossentropy(),
         },
@@ -214,6 +216,10 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
         if config.augment
         else None
     )
+    teacher = None
+    if config.distill is not None:
+        teacher = read_soft_targets(config.distill).for_faces(train_set, params)
+        say(f"distilling {config.distill} with weight {config.distill_weight}")
     batches = FaceBatches(
         train_set,
         params,
@@ -221,6 +227,8 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
         seed=config.seed,
         augmentation=augmentation,
         expression=expression,
+        teacher=teacher,
+        teacher_weight=config.distill_weight,
     )
 
     if config.find_lr:

@@ -64,6 +64,9 @@ class TrainConfig:
     camera_augment: float = 0.0  # probability of a webcam round trip per training crop
     random_erasing: float = 0.0  # probability of erasing one rectangle per training crop
     class_weights: bool = True  # weight moods inversely to their frequency
+    #: Soft-targets file of an ensemble (``python -m ml.distill``): train a student on them.
+    distill: Path | None = None
+    distill_weight: float = 0.5  # share of the ensemble's estimate in each target
     label_smoothing: float = 0.1  # of the emotion targets (FER2013's labels are noisy)
     age_loss_weight: float = 0.1  # age loss is in years; this brings it near the others
     gender_loss_weight: float = 1.0
@@ -73,7 +76,7 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("fer", "utkface", "cache"):
+        for name in ("fer", "utkface", "cache", "distill"):
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, Path(value))
@@ -104,6 +107,13 @@ class TrainConfig:
             raise ValueError(f"lr must be positive, got {self.lr}.")
         if self.emotion_classes not in (4, 7):
             raise ValueError(f"emotion_classes must be 4 or 7, got {self.emotion_classes}.")
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise ValueError(f"distill_weight must be in [0, 1], got {self.distill_weight}.")
+        if self.distill is not None and self.emotion_classes != 4:
+            raise ValueError(
+                "distill trains the four-mood emotion output on an ensemble's mood estimates; "
+                f"it needs emotion_classes 4, got {self.emotion_classes}."
+            )
         self.preprocessing()  # validates input_size, color and margin
 
     def preprocessing(self) -> Preprocessing:
@@ -205,6 +215,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="probability of erasing one random rectangle per crop",
     )
     add("--no-class-weights", dest="class_weights", action="store_false")
+    option(
+        "--distill",
+        type=Path,
+        metavar="FILE",
+        help="soft-targets file of an ensemble (python -m ml.distill): train a student on them",
+    )
+    option(
+        "--distill-weight",
+        type=float,
+        help="share of the ensemble's estimate in each target (default: %(default)s)",
+    )
     option("--label-smoothing", type=float, help="emotion label smoothing (default: %(default)s)")
     option("--age-loss-weight", type=float)
     option("--gender-loss-weight", type=float)

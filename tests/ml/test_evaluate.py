@@ -11,6 +11,7 @@ import pytest
 
 from ml.datasets import HELDOUT, load_fer
 from ml.evaluate import main
+from ml.evaluation import evaluate
 from ml.export import METADATA_FILE
 from ml.labels import MOODS
 from ml.preprocessing import Preprocessing, to_model_input
@@ -111,6 +112,22 @@ def test_evaluate_model_command_runs_under_django(tiny_model_dir, fer_folder, tm
     )
     data = json.loads(out.read_text())
     assert data["runtime"] == "tflite-fp32+mirror" and data["fer"]["n"] == 6
+
+
+def test_several_models_are_evaluated_as_one_ensemble_on_crops_only(
+    tiny_model_dir, fer_folder, tmp_path, capsys
+):
+    out = tmp_path / "ensemble.json"
+    twice = ["--model", str(tiny_model_dir), "--model", str(tiny_model_dir)]
+
+    assert main([*twice, "--fer", str(fer_folder), "--runtime", "fp32", "--json", str(out)]) == 0
+
+    data = json.loads(out.read_text())
+    assert data["runtime"].startswith("ensemble(tflite-fp32+mirror, tflite-fp32+mirror")
+    single = evaluate(tiny_model_dir, fer=fer_folder, runtime="fp32")
+    assert data["fer"]["n"] == 6 and data["fer"]["accuracy"] == single["fer"]["accuracy"]
+    assert main([*twice, "--fer", str(fer_folder), "--live"]) == 2
+    assert "evaluate an ensemble without live" in capsys.readouterr().err
 
 
 def test_a_model_trained_without_held_out_images_cannot_be_evaluated_on_them(
