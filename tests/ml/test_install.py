@@ -13,7 +13,7 @@ from ml.runtime import load_runner
 def test_installing_copies_one_model_file_and_metadata_listing_only_it(tiny_model_dir, tmp_path):
     target = tmp_path / "served"
 
-    installed = install_export(tiny_model_dir, target)
+    installed = install_export(tiny_model_dir, target, browser=False)
 
     assert sorted(p.name for p in target.iterdir()) == ["metadata.json", "model_int8.tflite"]
     assert installed == target / "model_int8.tflite"
@@ -21,11 +21,29 @@ def test_installing_copies_one_model_file_and_metadata_listing_only_it(tiny_mode
     assert load_runner(target).input_shape == (48, 48, 1)
 
 
+def test_installing_for_the_page_adds_the_exports_onnx_form(tiny_model_dir, tmp_path):
+    target = tmp_path / "served"
+
+    install_export(tiny_model_dir, target)
+
+    assert sorted(p.name for p in target.iterdir()) == [
+        "metadata.json",
+        "model.onnx",
+        "model_int8.tflite",
+    ]
+    assert load_metadata(target).files == {
+        "tflite_int8": "model_int8.tflite",
+        "onnx": "model.onnx",
+    }
+    assert load_runner(target).name == "tflite-int8"  # the server still runs int8
+    assert (target / "model.onnx").read_bytes() == (tiny_model_dir / "model.onnx").read_bytes()
+
+
 def test_a_reinstall_removes_the_previous_model_files(tiny_model_dir, tmp_path):
     target = tmp_path / "served"
     install_export(tiny_model_dir, target, runtime="int8")
 
-    install_export(tiny_model_dir, target, runtime="fp32")
+    install_export(tiny_model_dir, target, runtime="fp32", browser=False)
 
     assert sorted(p.name for p in target.iterdir()) == ["metadata.json", "model_fp32.tflite"]
     meta = json.loads((target / "metadata.json").read_text())

@@ -24,11 +24,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--runtime", choices=tuple(RUNTIME_FILES), default="int8", help="model file to install"
         )
+        parser.add_argument(
+            "--no-browser",
+            dest="browser",
+            action="store_false",
+            help="leave out model.onnx, the form the page runs in on-device mode",
+        )
 
     def handle(self, *args, **options) -> None:
         target = options["to"] or Path(settings.MUSICMOOD_MODEL)
         try:
-            installed = install_export(options["export"], target, runtime=options["runtime"])
+            installed = install_export(
+                options["export"], target, runtime=options["runtime"], browser=options["browser"]
+            )
         except (ModelNotFound, IncompatibleModel, FileNotFoundError, ValueError) as err:
             raise CommandError(str(err)) from err
         size_mb = installed.stat().st_size / 1e6
