@@ -51,11 +51,13 @@ def load_ensemble(
     *,
     threads: int = DEFAULT_THREADS,
     mirror: bool | None = None,
+    shift: int = 0,
 ) -> tuple[Ensemble, ExportMetadata]:
     """An ``Ensemble`` of exports and the metadata they share (the first member's).
 
     ``mirror``: each member averages each face with its mirror image; None does what each
-    export's ``mirror_average`` says.
+    export's ``mirror_average`` says; ``shift``: each member averages shifted copies too
+    (``ml.runtime.Shifted``).
 
     Raises:
         ValueError: no member, or members differing in preprocessing or in their slices.
@@ -87,6 +89,7 @@ def load_ensemble(
             runtime,
             threads=threads,
             mirror=meta.mirror_average if mirror is None else mirror,
+            shift=shift,
         )
         for folder, meta in zip(model_dirs, metadata, strict=True)
     ]

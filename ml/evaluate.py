@@ -52,6 +52,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "export's mirror_average says, which is what serving does",
     )
     parser.add_argument(
+        "--shift",
+        type=int,
+        default=0,
+        metavar="PIXELS",
+        help="also average each face with four copies moved by PIXELS (test-time averaging to "
+        "measure; serving does not do it)",
+    )
+    parser.add_argument(
         "--live",
         action="store_true",
         help="also run every face through the live path: pasted into 640x480 camera frames "
@@ -89,6 +97,7 @@ def run(options: dict[str, Any]) -> tuple[dict[str, Any], str]:
         runtime=options.get("runtime") or "auto",
         threads=options.get("threads") or DEFAULT_THREADS,
         mirror=None if options.get("mirror") is None else options["mirror"] == "on",
+        shift=options.get("shift") or 0,
         limit=options.get("limit"),
         cache_dir=options.get("cache_dir"),
         show_progress=True,

@@ -190,6 +190,7 @@ def evaluate(
     runtime: str = "auto",
     threads: int = DEFAULT_THREADS,
     mirror: bool | None = None,
+    shift: int = 0,
     limit: int | None = None,
     cache_dir: str | Path | None = None,
     show_progress: bool = False,
@@ -204,7 +205,8 @@ def evaluate(
     ``live.utkface`` (recall.<size>, found.<metrics>, all.<metrics>).
 
     ``mirror``: average each face with its mirror image; None does what serving does (the
-    export's ``mirror_average``).
+    export's ``mirror_average``). ``shift`` > 0 also averages each face with four copies
+    moved by that many pixels (``ml.runtime.Shifted``): a test-time averaging to measure.
 
     Several ``model_dir`` are evaluated as one ``ml.ensemble.Ensemble`` (a training tool:
     the mean of their estimates); they must share preprocessing and slices.
@@ -223,13 +225,15 @@ def evaluate(
     if len(folders) > 1:
         if live:
             raise ValueError("The live path serves one model; evaluate an ensemble without live.")
-        runner, metadata = load_ensemble(folders, runtime, threads=threads, mirror=mirror)
+        runner, metadata = load_ensemble(
+            folders, runtime, threads=threads, mirror=mirror, shift=shift
+        )
         model_dir = ", ".join(str(folder) for folder in folders)
     else:
         model_dir = folders[0]
         metadata = load_metadata(model_dir)
         mirror = metadata.mirror_average if mirror is None else mirror
-        runner = load_runner(model_dir, runtime, threads=threads, mirror=mirror)
+        runner = load_runner(model_dir, runtime, threads=threads, mirror=mirror, shift=shift)
     params = metadata.preprocessing
     trained = metadata.training.get("config", {})
     # A model trained before held-out slices existed trained on all of train/: none held out.
@@ -239,6 +243,7 @@ def evaluate(
         "model": str(model_dir),
         "runtime": runner.name,
         "mirror_average": mirror,
+        "shift": shift,
         "moods": list(MOODS),
     }
     if HELDOUT in (fer_split, utkface_split) and heldout_fraction <= 0:

@@ -114,6 +114,19 @@ def test_evaluate_model_command_runs_under_django(tiny_model_dir, fer_folder, tm
     assert data["runtime"] == "tflite-fp32+mirror" and data["fer"]["n"] == 6
 
 
+def test_evaluation_can_average_shifted_copies_of_each_face(tiny_model_dir, fer_folder, tmp_path):
+    out = tmp_path / "shift.json"
+    model, fer = str(tiny_model_dir), str(fer_folder)
+
+    status = main(
+        ["--model", model, "--fer", fer, "--shift", "2", "--runtime", "fp32", "--json", str(out)]
+    )
+
+    data = json.loads(out.read_text())
+    assert status == 0 and data["shift"] == 2 and data["fer"]["n"] == 6
+    assert data["runtime"] == "tflite-fp32+mirror+shift2"
+
+
 def test_several_models_are_evaluated_as_one_ensemble_on_crops_only(
     tiny_model_dir, fer_folder, tmp_path, capsys
 ):

@@ -1,4 +1,5 @@
-"""Mirror averaging: serving and evaluation read each face and its mirror image in one call."""
+"""Test-time averaging: serving and evaluation read each face and its mirror image in one call;
+evaluation can also average shifted copies."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from ml.export import METADATA_FILE, load_metadata
 from ml.inference import Analyzer
-from ml.runtime import Mirrored, ModelRunner, TFLiteRunner, load_runner
+from ml.runtime import Mirrored, ModelRunner, Shifted, TFLiteRunner, load_runner, shifted_views
 
 from .conftest import TINY_INPUT_SIZE, synthetic_faces
 
@@ -59,6 +60,37 @@ def test_mirrored_passes_empty_and_misshapen_batches_to_the_runner_it_wraps(fp32
     assert empty["emotion"].shape == (0, 4)
     with pytest.raises(ValueError, match="Expected a float32 batch"):
         Mirrored(fp32).predict(np.zeros((TINY_INPUT_SIZE, TINY_INPUT_SIZE)))
+
+
+def test_shifted_views_move_the_face_by_whole_pixels_repeating_the_edge():
+    face = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+
+    right, left, down, up = (view[0, :, :, 0] for view in shifted_views(face, 1))
+
+    np.testing.assert_array_equal(right[:, 1:], face[0, :, :-1, 0])  # moved right by one
+    np.testing.assert_array_equal(right[:, 0], face[0, :, 0, 0])  # the edge repeats
+    np.testing.assert_array_equal(left[:, :-1], face[0, :, 1:, 0])
+    np.testing.assert_array_equal(down[1:], face[0, :-1, :, 0])
+    np.testing.assert_array_equal(up[:-1], face[0, 1:, :, 0])
+
+
+def test_shifted_outputs_are_the_mean_of_five_views_from_one_call(fp32):
+    faces = synthetic_faces(2, TINY_INPUT_SIZE, seed=7)
+    counting = CountingRunner(fp32)
+
+    out = Shifted(counting, 2).predict(faces)
+
+    views = [faces, *shifted_views(faces, 2)]
+    for name in ("emotion", "age", "gender"):
+        expected = np.mean([fp32.predict(view)[name] for view in views], axis=0)
+        np.testing.assert_allclose(out[name], expected, atol=1e-6)
+    assert len(counting.batches) == 1 and len(counting.batches[0]) == 10
+    np.testing.assert_allclose(out["emotion"].sum(axis=1), 1.0, atol=1e-5)
+    assert load_runner(fp32.path.parent, "fp32", mirror=True, shift=2).name == (
+        "tflite-fp32+mirror+shift2"
+    )
+    with pytest.raises(ValueError, match="at least 1 pixel"):
+        Shifted(fp32, 0)
 
 
 @pytest.mark.parametrize("mirror", [True, False])
