@@ -163,59 +163,67 @@ class OnnxRunner(ModelRunner):
         }
 
 
-class Mirrored(ModelRunner):
-    """Averages another runner's outputs over each face and its left-right mirror image.
+class ViewAveraging(ModelRunner):
+    """Averages another runner's outputs over several views of each face (test-time averaging).
 
-    Faces are (nearly) symmetric in what the heads read, so the two views disagree only in the
-    network's noise, and their mean is a steadier estimate (test-time augmentation). Both views
-    go through the wrapped runner in one call; the emotion mean still sums to 1.
+    All views of a batch go through the wrapped runner in one call; the mean of probability
+    vectors still sums to 1. Subclasses say which views (``views``).
     """
 
-    def __init__(self, runner: ModelRunner) -> None:
+    def __init__(self, runner: ModelRunner, suffix: str) -> None:
         self.runner = runner
-        self.name = f"{runner.name}+mirror"
+        self.name = f"{runner.name}+{suffix}"
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return self.runner.input_shape  # type: ignore[attr-defined]
+
+    @abstractmethod
+    def views(self, batch: np.ndarray) -> list[np.ndarray]:
+        """The views of ``batch`` (N, S, S, C), each (N, S, S, C), the batch itself first."""
 
     def predict(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         batch = np.asarray(batch, dtype=np.float32)
         count = len(batch)
         if count == 0 or batch.ndim != 4:
             return self.runner.predict(batch)  # it answers empty or misshapen batches
-        both = self.runner.predict(np.concatenate([batch, batch[:, :, ::-1]]))
-        return {name: (out[:count] + out[count:]) / 2.0 for name, out in both.items()}
+        views = self.views(batch)
+        out = self.runner.predict(np.concatenate(views))
+        return {
+            name: values.reshape(len(views), count, -1).mean(axis=0) for name, values in out.items()
+        }
 
 
-class Shifted(ModelRunner):
+class Mirrored(ViewAveraging):
+    """Averages another runner's outputs over each face and its left-right mirror image.
+
+    Faces are (nearly) symmetric in what the heads read, so the two views disagree only in the
+    network's noise, and their mean is a steadier estimate.
+    """
+
+    def __init__(self, runner: ModelRunner) -> None:
+        super().__init__(runner, "mirror")
+
+    def views(self, batch: np.ndarray) -> list[np.ndarray]:
+        return [batch, batch[:, :, ::-1]]
+
+
+class Shifted(ViewAveraging):
     """Averages another runner's outputs over each face and four copies shifted by ``pixels``.
 
     The face moved left, right, up and down by ``pixels`` (edges replicated), a cheap stand-in
     for the ten-crop averaging of FER2013 papers that keeps the model's input size; wrapped
-    around ``Mirrored`` it reads each face in ten views. All views go through the wrapped
-    runner in one call, so it costs five times the wrapped runner's time per face.
+    around ``Mirrored`` it reads each face in ten views, at five times its time per face.
     """
 
     def __init__(self, runner: ModelRunner, pixels: int) -> None:
         if pixels < 1:
             raise ValueError(f"Expected a shift of at least 1 pixel, got {pixels}.")
-        self.runner = runner
+        super().__init__(runner, f"shift{int(pixels)}")
         self.pixels = int(pixels)
-        self.name = f"{runner.name}+shift{self.pixels}"
 
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return self.runner.input_shape  # type: ignore[attr-defined]
-
-    def predict(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        batch = np.asarray(batch, dtype=np.float32)
-        count = len(batch)
-        if count == 0 or batch.ndim != 4:
-            return self.runner.predict(batch)  # it answers empty or misshapen batches
-        views = np.concatenate([batch, *shifted_views(batch, self.pixels)])
-        out = self.runner.predict(views)
-        return {name: values.reshape(5, count, -1).mean(axis=0) for name, values in out.items()}
+    def views(self, batch: np.ndarray) -> list[np.ndarray]:
+        return [batch, *shifted_views(batch, self.pixels)]
 
 
 def shifted_views(batch: np.ndarray, pixels: int) -> list[np.ndarray]:
