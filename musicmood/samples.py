@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 #: The mood the tiny model always favours (see ``tiny_model``).
 TINY_MODEL_MOOD = "happy"
+#: Spread (standard deviation over inputs) of ``parity_model``'s mood logits.
+PARITY_LOGIT_SPREAD = 2.0
 #: Grey level of the frames around the photo.
 FRAME_BACKGROUND = 90
 #: The astronaut's head and shoulders in the photo, (top, left, side) in its pixels.
@@ -86,8 +88,40 @@ def tiny_model() -> keras.Model:
     return model
 
 
+def parity_model(
+    probe: np.ndarray | None = None, *, spread: float = PARITY_LOGIT_SPREAD, seed: int = 11
+) -> keras.Model:
+    """A tiny model whose mood, not only its age and gender, changes from face to face.
+
+    ``tiny_model`` favours one mood whatever the face, so two runtimes could never disagree on
+    its mood. Here the emotion layer is drawn at random (seeded) and fitted to ``probe``, model
+    inputs (N, 48, 48, 1) float32 of the faces it will see (random pixels when None): its
+    logits spread by about ``spread`` over them and are centred, so every mood wins on some
+    faces, by different margins, as with a trained model, and a crop framed differently shows.
+    Its features are tiny, so its logits are far from what int8 keeps: compare it between
+    float runtimes.
+    """
+    import keras
+
+    model = tiny_model()
+    emotion = model.get_layer("emotion")
+    kernel, _ = emotion.get_weights()
+    rng = np.random.default_rng(seed)
+    if probe is None:
+        probe = rng.random((64, *model.input_shape[1:]), dtype=np.float32)
+    features = keras.Model(model.inputs, emotion.input).predict_on_batch(probe)
+    features = features - features.mean(axis=0)  # what differs from face to face
+    drawn = rng.normal(0.0, 1.0, kernel.shape).astype(np.float32)
+    logits = features @ drawn
+    drawn *= spread / max(float(logits.std(axis=0).mean()), 1e-12)
+    raw = keras.Model(model.inputs, emotion.input).predict_on_batch(probe) @ drawn
+    emotion.set_weights([drawn, -raw.mean(axis=0).astype(np.float32)])
+    return model
+
+
 def export_tiny_model(model: keras.Model, out: Path) -> Path:
-    """Export ``tiny_model()`` to ``out``: Keras, TFLite fp32 and int8, metadata."""
+    """Export ``tiny_model()`` (or another model of its shape) to ``out``: Keras, TFLite fp32
+    and int8, ONNX (the form a page runs on the device), metadata."""
     from ml.export import export_model
     from ml.preprocessing import Preprocessing
 
