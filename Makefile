@@ -59,9 +59,10 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-bench: $(VENV)/.installed-test redis
+bench: $(VENV)/.installed-test system-deps redis
 	$(PY) bench/model.py
 	$(PY) bench/pipeline.py
+	$(PY) bench/ondevice.py
 
 ## bench-peer: the peer library `fer` beside ours on the same frames (installs it, without its dependencies)
 bench-peer: $(VENV)/.installed-test
