@@ -102,6 +102,33 @@ def test_on_device_the_page_shows_the_mood_plays_its_music_and_sends_the_server_
     assert all(frames == 0 for frames, _ in ours), ours
 
 
+#: Records every message of the socket the page dispatches.
+RECORD_MESSAGES = """
+window.messages = [];
+document.addEventListener('musicmood:message', (e) => window.messages.push(e.detail));
+"""
+
+
+def test_with_demographics_off_the_page_s_estimates_carry_no_age_or_gender_and_are_accepted(
+    live_server_url, chromium
+):
+    driver = chromium(camera="allow")
+    driver.get(live_server_url + "/")
+    driver.execute_script(RECORD_MESSAGES)
+    driver.find_element(By.ID, "demographics").click()
+    driver.find_element(By.ID, "on-device").click()
+    driver.find_element(By.ID, "start-camera").click()
+    wait = WebDriverWait(driver, 60, poll_frequency=0.2)
+    wait.until(
+        lambda d: d.find_element(By.ID, "mood-name").get_attribute("data-mood") == TINY_MODEL_MOOD
+    )
+    messages = driver.execute_script("return window.messages")
+    analyses = [m for m in messages if m["type"] == "analysis"]
+    assert analyses and all(face["age"] is None for m in analyses for face in m["faces"])
+    assert [m for m in messages if m["type"] == "error"] == []
+    assert driver.find_element(By.ID, "age-band").get_attribute("textContent") == "off"
+
+
 def test_when_the_runtime_cannot_load_the_page_says_so_and_analyses_on_the_server(
     live_server_url, chromium
 ):
