@@ -176,7 +176,7 @@
     const onDevice = wantsOnDevice();
     if (onDevice && !s.analyzer) {
       // Never a picture while on-device analysis is asked for: wait until it has loaded.
-      if (!s.deviceFailed) loadOnDevice().then(() => schedule(0));
+      if (!s.deviceFailed) ensureOnDevice().then(() => schedule(0));
       return;
     }
     const src = frameSource();
@@ -192,6 +192,8 @@
     s.deviceMs = null;
     capture.toBlob((blob) => {
       if (!blob || s.ws !== ws || ws.readyState !== WebSocket.OPEN) { s.inFlight = false; return; }
+      // Switched to on-device analysis while this picture was being encoded: it stays here.
+      if (wantsOnDevice()) { s.inFlight = false; schedule(0); return; }
       if (blob.size > Number(app.dataset.frameMaxBytes || Infinity)) {
         s.inFlight = false; schedule(1000); return;
       }
@@ -213,7 +215,7 @@
   }
 
   // Loads ondevice.js and, through it, the runtime and both models, once; resolves either way.
-  function loadOnDevice() {
+  function ensureOnDevice() {
     if (s.analyzer || s.deviceFailed) return Promise.resolve(s.analyzer);
     if (!s.loading) {
       if (s.source) setState("loading-ondevice");
@@ -433,7 +435,7 @@
   if (els.onDevice) {
     // Load as soon as it is asked for, so that a failure is told before any camera frame.
     els.onDevice.addEventListener("change", () => {
-      if (els.onDevice.checked) loadOnDevice();
+      if (els.onDevice.checked) ensureOnDevice();
       else noteOnDevice("");
       if (s.source) schedule(0);
     });
