@@ -6,10 +6,11 @@ evaluation face (its source image, not its crop) is pasted into a 640x480 frame 
 (near, middle and far), encoded as the page encodes it (JPEG quality 70) and given to
 ``Analyzer.analyze`` (decode, detection, crop, network), exactly as a frame from the page is.
 
-Reported per dataset: detection recall by size, and the usual metrics over found faces and over
-all faces. Over all faces a missed face counts as a wrong mood and a wrong gender, and its age
-is taken as the mean age predicted for the found faces (a listener whose face is not found gets
-no estimate at all; this keeps MAE comparable).
+Reported per dataset: detection recall by size, the metrics of the found faces by size
+(``by_size``), and the usual metrics over found faces and over all faces. Over all faces a
+missed face counts as a wrong mood and a wrong gender, and its age is taken as the mean age
+predicted for the found faces (a listener whose face is not found gets no estimate at all;
+this keeps MAE comparable).
 """
 
 from __future__ import annotations
@@ -146,12 +147,18 @@ def _emotion_all(true: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
 def fer_live_metrics(faces: FaceSet, found: dict[str, list[FaceAnalysis | None]]) -> dict[str, Any]:
     """Live-path emotion metrics of FER2013 faces: recall by size, found and all faces."""
     true_all, predicted_all, found_true, found_prob = [], [], [], []
-    recall = {}
+    recall: dict[str, float | None] = {}
+    by_size: dict[str, dict[str, Any]] = {}
     for name, results in found.items():
         mask, out = _outputs(results)
         recall[name] = float(mask.mean()) if len(mask) else None
         predicted = np.full(len(mask), -1)
         predicted[mask] = np.argmax(out["emotion"], axis=1) if mask.any() else []
+        right = predicted[mask] == faces.emotion[mask]
+        by_size[name] = {
+            "n": int(mask.sum()),
+            "accuracy": float(right.mean()) if mask.any() else None,
+        }
         true_all.append(faces.emotion)
         predicted_all.append(predicted)
         found_true.append(faces.emotion[mask])
@@ -166,6 +173,7 @@ def fer_live_metrics(faces: FaceSet, found: dict[str, list[FaceAnalysis | None]]
     )
     return {
         "recall": recall,
+        "by_size": by_size,
         "found": {
             "n": m["mood_count"],
             "accuracy": m["mood_accuracy"],
@@ -180,11 +188,24 @@ def utkface_live_metrics(
     faces: FaceSet, found: dict[str, list[FaceAnalysis | None]]
 ) -> dict[str, Any]:
     """Live-path age and gender metrics of UTKFace faces: recall by size, found and all."""
-    recall = {}
+    recall: dict[str, float | None] = {}
+    by_size: dict[str, dict[str, Any]] = {}
     ages_true, genders_true, ages, females, masks = [], [], [], [], []
     for name, results in found.items():
         mask, out = _outputs(results)
         recall[name] = float(mask.mean()) if len(mask) else None
+        aged, sexed = faces.age[mask] >= 0, faces.gender[mask] >= 0
+        by_size[name] = {
+            "n": int(mask.sum()),
+            "age_mae": float(np.mean(np.abs(out["age"][aged] - faces.age[mask][aged])))
+            if aged.any()
+            else None,
+            "gender_accuracy": float(
+                np.mean((out["gender"][sexed] >= 0.5) == (faces.gender[mask][sexed] >= 0.5))
+            )
+            if sexed.any()
+            else None,
+        }
         masks.append(mask)
         ages_true.append(faces.age)
         genders_true.append(faces.gender)
@@ -209,6 +230,7 @@ def utkface_live_metrics(
     labelled = gender_true >= 0
     return {
         "recall": recall,
+        "by_size": by_size,
         "found": {
             "n": int(mask.sum()),
             "age_mae": m["age_mae"],

@@ -75,5 +75,9 @@ def test_the_live_mode_writes_its_keys_beside_the_direct_crop_figures(
     assert live["fer"]["found"]["accuracy"] == 0.5 == results["fer"]["accuracy"]
     assert live["utkface"]["all"]["n"] == 2 * len(LIVE_SIZES)
     assert live["utkface"]["found"]["age_mae"] is not None
+    for name in LIVE_SIZES:  # each size's found faces on their own
+        assert live["fer"]["by_size"][name] == {"n": 2, "accuracy": 0.5}
+        assert live["utkface"]["by_size"][name]["n"] == 2
+        assert live["utkface"]["by_size"][name]["age_mae"] >= 0
     assert 0.0 <= live["utkface"]["all"]["gender_accuracy"] <= 1.0
     assert "live path (retinaface-mobilenet)" in card.read_text()

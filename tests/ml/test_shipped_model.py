@@ -14,13 +14,17 @@ SHIPPED = Path(__file__).resolve().parents[2] / "models" / "default"
 
 @pytest.fixture(scope="module")
 def shipped_analyzer() -> Analyzer:
-    return Analyzer.load(SHIPPED, detector="opencv")
+    return Analyzer.load(SHIPPED, detector="retinaface-mobilenet")
 
 
-def test_the_shipped_export_holds_only_the_int8_model_and_its_metadata():
-    assert sorted(p.name for p in SHIPPED.iterdir()) == ["metadata.json", "model_int8.tflite"]
-    size_mb = (SHIPPED / "model_int8.tflite").stat().st_size / 1e6
-    assert size_mb <= 25
+def test_the_shipped_export_holds_the_int8_model_its_onnx_form_and_metadata():
+    assert sorted(p.name for p in SHIPPED.iterdir()) == [
+        "metadata.json",
+        "model.onnx",  # what the page runs in on-device mode
+        "model_int8.tflite",
+    ]
+    assert (SHIPPED / "model_int8.tflite").stat().st_size / 1e6 <= 25
+    assert (SHIPPED / "model.onnx").stat().st_size / 1e6 <= 25
 
 
 def test_the_shipped_metadata_matches_the_labels_and_preprocessing_of_ml():
@@ -28,16 +32,16 @@ def test_the_shipped_metadata_matches_the_labels_and_preprocessing_of_ml():
 
     assert meta.moods == MOODS
     assert meta.age_bands == AGE_BAND_NAMES
-    # Every parameter is one today's training can produce (framing and margin changed since).
-    trained = TrainConfig(
-        fer=Path("unused"),
-        margin=meta.preprocessing.margin,
-        framing=meta.preprocessing.framing,
-    )
-    assert meta.preprocessing == trained.preprocessing()
+    # It was trained with today's defaults: the serving detector's framing, held-out slices.
+    defaults = TrainConfig(fer=Path("unused"))
+    assert meta.preprocessing == defaults.preprocessing()
+    assert meta.preprocessing.framing == "retinaface-mobilenet"
     assert meta.input_shape == meta.preprocessing.input_shape
-    assert meta.training["config"]["width"] == TrainConfig(fer=Path("unused")).width
+    trained = meta.training["config"]
+    assert trained["width"] == defaults.width
+    assert trained["heldout_fraction"] == defaults.heldout_fraction > 0  # figures on unseen faces
     assert meta.mirror_average  # the card's figures are measured with mirror averaging
+    assert meta.checks["onnx"]["faces"] > 0  # the ONNX form was checked against TFLite
 
 
 def test_the_shipped_model_analyses_a_real_face_photo_end_to_end(shipped_analyzer, astronaut_jpeg):
