@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ml.labels import MOODS
 
@@ -31,28 +32,31 @@ def _curves(history: Mapping[str, Sequence[Any]], keys: Sequence[str]) -> dict[s
     return found
 
 
-def plot_loss(history: Mapping[str, Sequence[Any]], path: Path) -> Path:
-    """Training loss per epoch (total and per head) from a Keras-style history dict."""
+def _plot_curves(
+    history: Mapping[str, Sequence[Any]], keys: Sequence[str], path: Path, **axes_set: Any
+) -> Path:
+    """One line per key of ``history`` over whole epochs (1, 2, ...), saved to ``path``."""
     figure = Figure(figsize=(6, 4))
     axes = figure.add_subplot()
-    for key, values in _curves(history, LOSS_KEYS).items():
+    for key, values in _curves(history, keys).items():
         axes.plot(np.arange(1, len(values) + 1), values, marker="o", label=key)
-    axes.set(xlabel="epoch", ylabel="loss", title="Training loss")
+    axes.set(xlabel="epoch", **axes_set)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.legend()
     axes.grid(alpha=0.3)
     return _save(figure, path)
+
+
+def plot_loss(history: Mapping[str, Sequence[Any]], path: Path) -> Path:
+    """Training loss per epoch (total and per head) from a Keras-style history dict."""
+    return _plot_curves(history, LOSS_KEYS, path, ylabel="loss", title="Training loss")
 
 
 def plot_accuracy(history: Mapping[str, Sequence[Any]], path: Path) -> Path:
     """Validation mood accuracy, macro-F1 and gender accuracy per epoch."""
-    figure = Figure(figsize=(6, 4))
-    axes = figure.add_subplot()
-    for key, values in _curves(history, ACCURACY_KEYS).items():
-        axes.plot(np.arange(1, len(values) + 1), values, marker="o", label=key)
-    axes.set(xlabel="epoch", ylabel="fraction", title="Validation", ylim=(0, 1))
-    axes.legend()
-    axes.grid(alpha=0.3)
-    return _save(figure, path)
+    return _plot_curves(
+        history, ACCURACY_KEYS, path, ylabel="fraction", title="Validation", ylim=(0, 1)
+    )
 
 
 def plot_confusion(matrix: Sequence[Sequence[int]], path: Path) -> Path:
