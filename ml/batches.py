@@ -10,8 +10,8 @@ import numpy as np
 
 from ml.augment import Augmentation
 from ml.datasets import FaceSet
-from ml.distill import Teacher, blend_targets
 from ml.preprocessing import Preprocessing, to_model_input
+from ml.soft_targets import Teacher, blend_targets
 
 
 def targets(

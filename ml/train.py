@@ -35,7 +35,6 @@ from ml.callbacks import (
 )
 from ml.datasets import HELDOUT, FaceSet, load_fer, load_utkface
 from ml.datasets.fer import MOOD_CLASSES
-from ml.distill import read_soft_targets
 from ml.labels import FER_CLASSES, MOODS
 from ml.losses import (
     MaskedAgeLoss,
@@ -47,6 +46,7 @@ from ml.losses import (
 from ml.lr_find import lr_range_test
 from ml.model import build_model
 from ml.preprocessing import Preprocessing, to_model_input
+from ml.soft_targets import read_soft_targets
 from ml.train_config import TrainConfig, add_arguments, config_from_options
 
 logger = logging.getLogger(__name__)

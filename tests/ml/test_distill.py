@@ -10,17 +10,12 @@ import numpy as np
 import pytest
 
 from ml.datasets import FaceSet
-from ml.distill import (
-    Teacher,
-    blend_targets,
-    make_targets,
-    read_soft_targets,
-    write_soft_targets,
-)
+from ml.distill import make_targets
 from ml.ensemble import Ensemble, load_ensemble
 from ml.labels import MOODS
 from ml.preprocessing import Preprocessing
 from ml.runtime import load_runner
+from ml.soft_targets import Teacher, blend_targets, read_soft_targets, write_soft_targets
 from tests.ml.fake_faces import make_fer_folder, make_utkface_folder, utkface_names
 
 PARAMS = Preprocessing(input_size=48, color="gray")
