@@ -70,6 +70,17 @@ def timed(fn: Callable[[], Any], repeats: int, warmup: int = 5) -> dict[str, flo
     }
 
 
+def bench_model(model: Path | None, tmp: Path, *, needs: str) -> tuple[Path, str]:
+    """(export folder, how it was chosen): ``--model``, else ``models/default`` when it holds
+    ``needs``, else an untrained default-configuration model exported into ``tmp``."""
+    if model is not None:
+        return model, f"--model {model}"
+    if (DEFAULT_MODEL / needs).is_file():
+        return DEFAULT_MODEL, "models/default"
+    export_default(tmp / "untrained")
+    return tmp / "untrained", "untrained default-config model (48x48 gray, width 0.5), temp dir"
+
+
 def export_default(out: Path) -> None:
     """Export an untrained default-configuration model (48 gray, width 0.5) to ``out``."""
     from ml.export import export_model
@@ -228,14 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     cv2.setNumThreads(args.threads)
 
     with tempfile.TemporaryDirectory(prefix="musicmood-bench-") as tmp:
-        if args.model is not None:
-            model_dir, source = args.model, f"--model {args.model}"
-        elif (DEFAULT_MODEL / METADATA_FILE).is_file():
-            model_dir, source = DEFAULT_MODEL, "models/default"
-        else:
-            model_dir = Path(tmp) / "untrained"
-            export_default(model_dir)
-            source = "untrained default-config model (48x48 gray, width 0.5) exported to a temp dir"
+        model_dir, source = bench_model(args.model, Path(tmp), needs=METADATA_FILE)
         meta = load_metadata(model_dir)
         detectors = available_detectors()
         report: dict[str, Any] = {

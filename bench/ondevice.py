@@ -38,7 +38,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.model import export_default  # noqa: E402
+from bench.model import bench_model  # noqa: E402
 from emotion.browser_runtime import INSTALL_COMMAND, VERSION, runtime_status  # noqa: E402
 from ml.detection import RetinaFaceMobileNetDetector  # noqa: E402
 from ml.detection.base import DEFAULT_MAX_SIDE  # noqa: E402
@@ -47,7 +47,6 @@ from ml.inference import Analyzer  # noqa: E402
 from musicmood.samples import FRAME_BACKGROUND, astronaut_frame, two_face_frame  # noqa: E402
 from musicmood.stack import site_env, web_server  # noqa: E402
 
-DEFAULT_MODEL = REPO / "models" / "default"
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = (
@@ -204,14 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     with tempfile.TemporaryDirectory(prefix="musicmood-bench-") as tmp:
-        if args.model is not None:
-            model_dir, source = args.model, f"--model {args.model}"
-        elif (DEFAULT_MODEL / ONNX_FILE).is_file():
-            model_dir, source = DEFAULT_MODEL, "models/default"
-        else:
-            model_dir = Path(tmp) / "untrained"
-            export_default(model_dir)
-            source = "untrained default-config model (48x48 gray, width 0.5) exported to a temp dir"
+        model_dir, source = bench_model(args.model, Path(tmp), needs=ONNX_FILE)
         meta = load_metadata(model_dir)
         frames = bench_frames()
         browser = bench_browser(model_dir, frames, args.repeats)
