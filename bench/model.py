@@ -53,8 +53,18 @@ TARGETS_MS = {"tflite_int8_per_face": 3.0, "opencv_320x240": 15.0}
 TARGETS_RATIO = {"mobilenet_frame_over_opencv_frame": 1.5}
 
 
-def timed(fn: Callable[[], Any], repeats: int, warmup: int = 5) -> dict[str, float]:
-    """Median and p95 wall time of ``fn`` in milliseconds."""
+def stats(values: list[float]) -> dict[str, float]:
+    """Median and p95 of ``values`` (milliseconds), and how many there were."""
+    ordered = sorted(values)
+    return {
+        "median_ms": round(statistics.median(ordered), 3),
+        "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 3),
+        "n": len(ordered),
+    }
+
+
+def wall_times(fn: Callable[[], Any], repeats: int, warmup: int = 5) -> list[float]:
+    """Wall times of ``repeats`` calls of ``fn`` in milliseconds, after ``warmup`` calls."""
     for _ in range(warmup):
         fn()
     times = []
@@ -62,12 +72,12 @@ def timed(fn: Callable[[], Any], repeats: int, warmup: int = 5) -> dict[str, flo
         start = time.perf_counter()
         fn()
         times.append((time.perf_counter() - start) * 1000.0)
-    times.sort()
-    return {
-        "median_ms": round(statistics.median(times), 3),
-        "p95_ms": round(times[min(len(times) - 1, int(0.95 * len(times)))], 3),
-        "n": repeats,
-    }
+    return times
+
+
+def timed(fn: Callable[[], Any], repeats: int, warmup: int = 5) -> dict[str, float]:
+    """Median and p95 wall time of ``fn`` in milliseconds."""
+    return stats(wall_times(fn, repeats, warmup))
 
 
 def bench_model(model: Path | None, tmp: Path, *, needs: str) -> tuple[Path, str]:

@@ -24,11 +24,9 @@ import base64
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +36,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.model import bench_model  # noqa: E402
+from bench.model import bench_model, stats, wall_times  # noqa: E402
 from emotion.browser_runtime import INSTALL_COMMAND, VERSION, runtime_status  # noqa: E402
 from ml.detection import RetinaFaceMobileNetDetector  # noqa: E402
 from ml.detection.base import DEFAULT_MAX_SIDE  # noqa: E402
@@ -90,27 +88,6 @@ const [frames, repeats, warmup, done] = arguments;
   return { loadMs, results, userAgent: navigator.userAgent };
 })().then(done, (err) => done({ error: String((err && err.stack) || err) }));
 """
-
-
-def stats(values: list[float]) -> dict[str, float]:
-    """Median and p95 of ``values`` (milliseconds)."""
-    ordered = sorted(values)
-    return {
-        "median_ms": round(statistics.median(ordered), 3),
-        "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 3),
-        "n": len(ordered),
-    }
-
-
-def timed(fn, repeats: int) -> list[float]:
-    for _ in range(WARMUP):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return times
 
 
 def bench_frames() -> dict[str, np.ndarray]:
@@ -183,12 +160,14 @@ def bench_server(model_dir: Path, frames: dict[str, np.ndarray], repeats: int) -
         faces = detector.detect(frame)
         entry = {
             "faces": len(faces),
-            "detector": stats(timed(lambda f=frame: detector.detect(f), repeats)),
+            "detector": stats(wall_times(lambda f=frame: detector.detect(f), repeats, WARMUP)),
         }
         if faces:
             work = lambda f=frame, found=faces: analyzer.analyze_faces(f, found)  # noqa: E731
-            entry["network"] = stats(timed(work, repeats))
-        entry["frame"] = stats(timed(lambda f=frame: analyzer.analyze_image(f), repeats))
+            entry["network"] = stats(wall_times(work, repeats, WARMUP))
+        entry["frame"] = stats(
+            wall_times(lambda f=frame: analyzer.analyze_image(f), repeats, WARMUP)
+        )
         result[name] = entry
     return result
 

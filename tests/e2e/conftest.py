@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import pytest
 
+from emotion.browser_runtime import INSTALL_COMMAND, runtime_status
 from musicmood.samples import TINY_MODEL_MOOD, astronaut_image
 from musicmood.stack import ROOT, site_env, web_server
 from tests.integration.listener import migrated_sqlite
@@ -156,3 +157,15 @@ def import_mapping(env: dict[str, str], folder: Path) -> None:
         capture_output=True,
         timeout=120,
     )
+
+
+#: Marks of the tests that run the page's on-device analysis (it needs the browser runtime,
+#: which the install step fetches with npm).
+ONDEVICE_MARKS = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not runtime_status().available,
+        reason=f"onnxruntime-web is not installed (the install step needs npm): {INSTALL_COMMAND}",
+    ),
+]

@@ -15,21 +15,13 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from emotion.browser_runtime import INSTALL_COMMAND, runtime_status
 from musicmood.samples import TINY_MODEL_MOOD
 from musicmood.stack import site_env, web_server
-from tests.e2e.conftest import EMBED, LIVE_SERVER_LOG, OUTPUT_DIR, import_mapping
+from tests.e2e.conftest import EMBED, LIVE_SERVER_LOG, ONDEVICE_MARKS, OUTPUT_DIR, import_mapping
 from tests.e2e.csp import csp_violations, csp_watch
 from tests.integration.listener import migrated_sqlite
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not runtime_status().available,
-        reason=f"onnxruntime-web is not installed (the install step needs npm): {INSTALL_COMMAND}",
-    ),
-]
+pytestmark = ONDEVICE_MARKS
 
 #: The web process's line for a closed socket (emotion/consumers.py).
 SOCKET_CLOSED = re.compile(

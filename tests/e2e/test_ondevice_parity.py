@@ -31,7 +31,6 @@ import cv2
 import numpy as np
 import pytest
 
-from emotion.browser_runtime import INSTALL_COMMAND, runtime_status
 from ml.detection import RetinaFaceMobileNetDetector
 from ml.export import ONNX_FILE
 from ml.image import read_image_file
@@ -41,17 +40,10 @@ from ml.live import LIVE_SIZES, compose_frame
 from ml.preprocessing import Preprocessing, full_image_box, prepare_faces
 from musicmood import samples
 from musicmood.stack import ROOT, site_env, web_server
-from tests.e2e.conftest import OUTPUT_DIR
+from tests.e2e.conftest import ONDEVICE_MARKS, OUTPUT_DIR
 from tests.integration.listener import migrated_sqlite
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not runtime_status().available,
-        reason=f"onnxruntime-web is not installed (the install step needs npm): {INSTALL_COMMAND}",
-    ),
-]
+pytestmark = ONDEVICE_MARKS
 
 DATASETS = ROOT.parent / "shared" / "datasets"
 #: Faces taken from each dataset, each pasted at the three live sizes.

@@ -23,8 +23,8 @@ def test_the_shipped_export_holds_the_int8_model_its_onnx_form_and_metadata():
         "model.onnx",  # what the page runs in on-device mode
         "model_int8.tflite",
     ]
-    assert (SHIPPED / "model_int8.tflite").stat().st_size / 1e6 <= 25
-    assert (SHIPPED / "model.onnx").stat().st_size / 1e6 <= 25
+    # the shipped weights stay within 25 MB in all
+    assert sum(p.stat().st_size for p in SHIPPED.iterdir()) / 1e6 <= 25
 
 
 def test_the_shipped_metadata_matches_the_labels_and_preprocessing_of_ml():
