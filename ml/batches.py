@@ -85,7 +85,7 @@ class FaceBatches(keras.utils.PyDataset):
         images = self.faces.images[rows]
         if self.augmentation is not None:
             rng = np.random.default_rng([self.seed, self.epoch, index])
-            images = self.augmentation(images, rng)
+            images = self.augmentation(images, rng, self.faces.inside[rows])
         labels = targets(self.faces, rows, expression=self.expression)
         if self.teacher is not None:
             labels = blend_targets(labels, self.teacher, rows, self.teacher_weight)

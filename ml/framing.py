@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ml.preprocessing import Box, Preprocessing, face_crop
+from ml.preprocessing import Box, Landmarks, Preprocessing, face_crop, inside_source
 
 logger = logging.getLogger(__name__)
 
@@ -107,21 +107,36 @@ def detect_training_face(image: np.ndarray, detector) -> FaceFrame | None:
     return FaceFrame(box, landmarks)
 
 
+Framed = tuple[list[np.ndarray], list[np.ndarray]]
+"""What a framer's ``finish`` returns: the crops, and where each saw its image
+(``ml.preprocessing.inside_source``), in the order the images were added."""
+
+
+def cut(
+    image: np.ndarray, box: Box, params: Preprocessing, landmarks: Landmarks | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``face_crop`` of ``image`` and its ``inside_source`` mask."""
+    return (
+        face_crop(image, box, params, landmarks),
+        inside_source(image.shape, box, params, landmarks),
+    )
+
+
 class FixedFramer:
     """Crops each image at a fixed box (the framing of models trained before detector framing)."""
 
     def __init__(self, params: Preprocessing, box: Callable[[int, int], Box]) -> None:
         self.params = params
         self.box = box
-        self.crops: list[np.ndarray] = []
+        self.crops: list[tuple[np.ndarray, np.ndarray]] = []
 
     def add(self, image: np.ndarray, key: bytes) -> None:
         """Crop ``image`` (``key``, its bytes, is unused here)."""
-        self.crops.append(face_crop(image, self.box(*image.shape[:2]), self.params))
+        self.crops.append(cut(image, self.box(*image.shape[:2]), self.params))
 
-    def finish(self) -> list[np.ndarray]:
-        """The crops, in the order the images were added."""
-        return self.crops
+    def finish(self) -> Framed:
+        """The crops and their masks, in the order the images were added."""
+        return [crop for crop, _ in self.crops], [inside for _, inside in self.crops]
 
 
 class DetectorFramer:
@@ -159,7 +174,7 @@ class DetectorFramer:
         )
         self.cache = self._read_cache()
         self.new = 0
-        self.crops: list[np.ndarray | None] = []
+        self.crops: list[tuple[np.ndarray, np.ndarray] | None] = []
         self.missed: list[tuple[int, np.ndarray]] = []
         self.found_relative: list[np.ndarray] = []
         self.landmark_names: tuple[str, ...] = ()
@@ -176,16 +191,17 @@ class DetectorFramer:
             self.landmark_names = tuple(frame.landmarks)
         if frame.landmarks and tuple(frame.landmarks) == self.landmark_names:
             self.found_relative.append(frame.relative(height, width))
-        self.crops.append(face_crop(image, frame.box, self.params, frame.landmarks))
+        self.crops.append(cut(image, frame.box, self.params, frame.landmarks))
 
-    def finish(self) -> list[np.ndarray]:
-        """The crops in the order added; the images without a face get the calibrated box."""
+    def finish(self) -> Framed:
+        """The crops and their masks in the order added; the images without a face get the
+        calibrated box."""
         self._write_cache()
         if self.missed:
             default = self.default_relative()
             for index, image in self.missed:
                 frame = FaceFrame.from_relative(default, self.landmark_names, *image.shape[:2])
-                self.crops[index] = face_crop(image, frame.box, self.params, frame.landmarks)
+                self.crops[index] = cut(image, frame.box, self.params, frame.landmarks)
         total = len(self.crops)
         logger.info(
             "Framed %d %s with %s: face found in %d (%.1f %%), calibrated default box for %d",
@@ -196,7 +212,8 @@ class DetectorFramer:
             100.0 * (total - len(self.missed)) / max(1, total),
             len(self.missed),
         )
-        return [crop for crop in self.crops if crop is not None]
+        done = [pair for pair in self.crops if pair is not None]
+        return [crop for crop, _ in done], [inside for _, inside in done]
 
     def default_relative(self) -> np.ndarray:
         """Median box and landmarks of the images where a face was found, relative to size."""

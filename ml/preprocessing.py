@@ -129,10 +129,32 @@ def face_crop(
     return _cut(to_model_colour(image, params), box, params, landmarks)
 
 
-def _cut(
-    source: np.ndarray, box: Box, params: Preprocessing, landmarks: Landmarks | None
+def inside_source(
+    shape: tuple[int, ...],
+    box: Box,
+    params: Preprocessing,
+    landmarks: Landmarks | None = None,
 ) -> np.ndarray:
-    """``face_crop`` of an image already in the model's colour space (``to_model_colour``)."""
+    """Where ``face_crop`` of an image of ``shape`` saw the image itself: uint8 (S, S, 1).
+
+    255 where the crop's pixel comes from inside the image, 0 where it lies past the image's
+    edge (``face_crop`` replicates the edge there), and in between along the edge. A tight face
+    chip cropped at a detector's box reaches past its edges; a camera frame has background
+    there, so training fills those pixels with backgrounds (``ml.augment``).
+    """
+    full = np.full(shape[:2], 255, dtype=np.uint8)
+    return _cut(full, box, params, landmarks, border=cv2.BORDER_CONSTANT)
+
+
+def _cut(
+    source: np.ndarray,
+    box: Box,
+    params: Preprocessing,
+    landmarks: Landmarks | None,
+    border: int = cv2.BORDER_REPLICATE,
+) -> np.ndarray:
+    """``face_crop`` of an image already in the model's colour space (``to_model_colour``);
+    ``border`` is how pixels past its edges are filled (constant ones are 0)."""
     x, y, w, h = (float(v) for v in box)
     side = max(w, h) * (1.0 + 2.0 * params.margin)
     cx, cy = x + w / 2.0, y + h / 2.0
@@ -156,7 +178,8 @@ def _cut(
         rotation,
         (size, size),
         flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
+        borderMode=border,
+        borderValue=0,
     )
     if crop.ndim == 2:
         crop = crop[:, :, np.newaxis]

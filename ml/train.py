@@ -212,7 +212,11 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
     expression = config.emotion_classes == len(FER_CLASSES)
     weights = class_weights(config, train_set)
     augmentation = (
-        Augmentation(camera=config.camera_augment, erasing=config.random_erasing)
+        Augmentation(
+            camera=config.camera_augment,
+            erasing=config.random_erasing,
+            background=config.background_augment,
+        )
         if config.augment
         else None
     )

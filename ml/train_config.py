@@ -63,6 +63,8 @@ class TrainConfig:
     augment: bool = True
     camera_augment: float = 0.0  # probability of a webcam round trip per training crop
     random_erasing: float = 0.0  # probability of erasing one rectangle per training crop
+    #: Probability of a new background past a training crop's source image (``ml.augment``).
+    background_augment: float = 0.5
     class_weights: bool = True  # weight moods inversely to their frequency
     #: Soft-targets file of an ensemble (``python -m ml.distill``): train a student on them.
     distill: Path | None = None
@@ -91,7 +93,7 @@ class TrainConfig:
             )
         if self.time_budget is not None and self.time_budget <= 0:
             raise ValueError(f"time_budget must be positive minutes, got {self.time_budget}.")
-        for name in ("camera_augment", "random_erasing"):
+        for name in ("camera_augment", "random_erasing", "background_augment"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(
                     f"{name} must be a probability in [0, 1], got {getattr(self, name)}."
@@ -213,6 +215,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         metavar="P",
         help="probability of erasing one random rectangle per crop",
+    )
+    option(
+        "--background-augment",
+        type=float,
+        metavar="P",
+        help="probability of a new background past the crop's source image (default: "
+        "%(default)s)",
     )
     add("--no-class-weights", dest="class_weights", action="store_false")
     option(

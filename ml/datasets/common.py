@@ -22,8 +22,9 @@ logger = logging.getLogger(__name__)
 #: Images whose gray pixel standard deviation is below this are blank (all-black, flat grey).
 MIN_PIXEL_STD = 2.0
 #: Bumped whenever a loader changes what it produces, so stale caches are not reused
-#: (3: FER2013 faces keep their seven-class ``expression`` label).
-CACHE_VERSION = 3
+#: (3: FER2013 faces keep their seven-class ``expression`` label; 4: and where each crop saw
+#: its image, ``FaceSet.inside``).
+CACHE_VERSION = 4
 #: Fraction of the training images held out by default: never trained on, never selected on.
 DEFAULT_HELDOUT_FRACTION = 0.1
 #: Split name of the held-out slice, in every dataset.

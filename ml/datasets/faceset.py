@@ -29,6 +29,9 @@ class FaceSet:
         skipped: reason -> number of source images left out while loading.
         expression: int32 (N,) index into ``labels.FER_CLASSES`` (all seven FER2013 classes),
             or -1; None derives it from ``emotion`` (each mood is one FER2013 class).
+        inside: uint8 (N, S, S, 1), where each crop saw its source image
+            (``ml.preprocessing.inside_source``: 255 inside, 0 past its edge); None: inside
+            everywhere.
     """
 
     images: np.ndarray
@@ -40,9 +43,13 @@ class FaceSet:
     names: list[str]
     skipped: dict[str, int] = field(default_factory=dict)
     expression: np.ndarray | None = None
+    inside: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.images = np.asarray(self.images, dtype=np.uint8)
+        if self.inside is None:
+            self.inside = np.full((*self.images.shape[:3], 1), 255, dtype=np.uint8)
+        self.inside = np.asarray(self.inside, dtype=np.uint8)
         self.emotion = np.asarray(self.emotion, dtype=np.int32).reshape(-1)
         if self.expression is None:
             self.expression = expressions_of_moods(self.emotion)
@@ -55,6 +62,11 @@ class FaceSet:
         n = len(self.images)
         if self.images.ndim != 4:
             raise ValueError(f"Expected images of shape (N, S, S, C), got {self.images.shape}.")
+        if self.inside.shape != (*self.images.shape[:3], 1):
+            raise ValueError(
+                f"Expected inside masks of shape {(*self.images.shape[:3], 1)}, "
+                f"got {self.inside.shape}."
+            )
         lengths = {
             "emotion": len(self.emotion),
             "expression": len(self.expression),
@@ -100,6 +112,7 @@ class FaceSet:
             names=[self.names[i] for i in index],
             skipped=dict(self.skipped),
             expression=self.expression[index],
+            inside=self.inside[index],
         )
 
     @staticmethod
@@ -123,6 +136,7 @@ class FaceSet:
             names=[name for s in sets for name in s.names],
             skipped=dict(skipped),
             expression=np.concatenate([s.expression for s in sets]),
+            inside=np.concatenate([s.inside for s in sets]),
         )
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -131,6 +145,7 @@ class FaceSet:
             "images": self.images,
             "emotion": self.emotion,
             "expression": self.expression,
+            "inside": self.inside,
             "age": self.age,
             "gender": self.gender,
             "race": self.race,
@@ -155,6 +170,7 @@ class FaceSet:
             names=[str(n) for n in data["names"]],
             skipped=dict(zip(reasons, counts, strict=True)),
             expression=data.get("expression"),
+            inside=data.get("inside"),
         )
 
 

@@ -161,7 +161,7 @@ class _Collector:
         self.names.append(name)
 
     def faces(self, params: Preprocessing) -> FaceSet:
-        images = self.framer.finish()
+        images, inside = self.framer.finish()
         if not images:
             faces = FaceSet.empty(params.input_shape)
             faces.skipped = dict(self.skipped)
@@ -177,6 +177,7 @@ class _Collector:
             names=self.names,
             skipped=dict(self.skipped),
             expression=np.asarray(self.expression),
+            inside=np.stack(inside),
         )
 
 

@@ -158,7 +158,7 @@ def load_utkface(
             )
         )
 
-    images = framer.finish()
+    images, inside = framer.finish()
     if images:
         faces = FaceSet(
             images=np.stack(images),
@@ -169,6 +169,7 @@ def load_utkface(
             split=np.asarray(slices),
             names=names,
             skipped=skipped,
+            inside=np.stack(inside),
         )
     else:
         faces = FaceSet.empty(params.input_shape)

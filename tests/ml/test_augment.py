@@ -18,6 +18,11 @@ NOTHING = {
 }
 
 
+#: The crops saw their source image in a centred square, and lay past its edge elsewhere.
+INSIDE = np.zeros((6, 48, 48, 1), np.uint8)
+INSIDE[:, 8:40, 8:40] = 255
+
+
 def test_the_same_seed_gives_the_same_augmented_batch():
     augment = Augmentation()
 
@@ -61,7 +66,9 @@ def test_the_webcam_and_erasing_options_leave_the_other_changes_as_they_were():
     rng_seed = 7
     plain = Augmentation()(IMAGES, np.random.default_rng(rng_seed))
     # With both off, nothing extra is drawn: the default recipe's batches are unchanged.
-    again = Augmentation(camera=0.0, erasing=0.0)(IMAGES, np.random.default_rng(rng_seed))
+    again = Augmentation(camera=0.0, erasing=0.0, background=0.0)(
+        IMAGES, np.random.default_rng(rng_seed), INSIDE
+    )
     np.testing.assert_array_equal(plain, again)
 
 
@@ -88,3 +95,28 @@ def test_random_erasing_fills_one_rectangle_of_the_stated_size_per_image():
         box = (y1 - y0 + 1) * (x1 - x0 + 1)
         assert len(changed) > 0.9 * box  # one solid rectangle, not scattered pixels
         assert 0.5 * ERASING_AREA[0] * 48 * 48 <= box <= 1.5 * ERASING_AREA[1] * 48 * 48
+
+
+def test_a_new_background_replaces_only_the_pixels_past_the_source_image():
+    out = Augmentation(**{**NOTHING, "background": 1.0})(IMAGES, np.random.default_rng(4), INSIDE)
+
+    inside, outside = INSIDE[..., 0] == 255, INSIDE[..., 0] == 0
+    np.testing.assert_array_equal(out[inside[..., None]], IMAGES[inside[..., None]])
+    changed = (out != IMAGES)[..., 0]
+    assert changed[outside].mean() > 0.5
+    assert all(changed[i][outside[i]].any() for i in range(len(IMAGES)))
+
+
+def test_crops_that_saw_only_their_image_keep_it_and_all_kinds_of_background_are_drawn():
+    whole = np.full_like(INSIDE, 255)
+    out = Augmentation(**{**NOTHING, "background": 1.0})(IMAGES, np.random.default_rng(4), whole)
+    np.testing.assert_array_equal(out, IMAGES)
+
+    rng = np.random.default_rng(9)
+    many = np.concatenate([IMAGES] * 10)
+    inside = np.concatenate([INSIDE] * 10)
+    fills = Augmentation(**{**NOTHING, "background": 1.0})(many, rng, inside)[:, 0, :, 0]
+    flat = np.ptp(fills, axis=1) == 0
+    # Flat fills, and textured ones (gradients, other crops); none is left as it was.
+    assert 5 <= flat.sum() <= 40
+    assert not (fills == many[:, 0, :, 0]).all(axis=1).any()

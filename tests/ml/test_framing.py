@@ -14,7 +14,7 @@ from ml.detection.base import DetectedFace
 from ml.export import METADATA_FILE
 from ml.framing import FRAMING_VERSION, DetectorFramer, FaceFrame, detect_training_face
 from ml.inference import Analyzer
-from ml.preprocessing import Preprocessing, face_crop, to_model_input
+from ml.preprocessing import Preprocessing, face_crop, inside_source, to_model_input
 from ml.runtime import ModelRunner
 
 PARAMS = Preprocessing(input_size=48, color="gray", margin=0.0, framing="retinaface-mobilenet")
@@ -81,11 +81,13 @@ def test_detections_are_cached_by_image_bytes_and_reused(detector, fer_like, tmp
     key = cv2.imencode(".jpg", fer_like)[1].tobytes()
     first = DetectorFramer(PARAMS, cache_dir=tmp_path, detector=detector)
     first.add(fer_like, key)
-    crops = first.finish()
+    crops, inside = first.finish()
     assert (tmp_path / f"detections-retinaface-mobilenet-v{FRAMING_VERSION}.json").is_file()
     again = DetectorFramer(PARAMS, cache_dir=tmp_path, detector=NoDetector())
     again.add(fer_like, key)
-    np.testing.assert_array_equal(again.finish()[0], crops[0])
+    crops_again, inside_again = again.finish()
+    np.testing.assert_array_equal(crops_again[0], crops[0])
+    np.testing.assert_array_equal(inside_again[0], inside[0])
 
 
 def test_an_image_without_a_found_face_gets_the_box_calibrated_on_the_others(detector, fer_like):
@@ -95,13 +97,16 @@ def test_an_image_without_a_found_face_gets_the_box_calibrated_on_the_others(det
     framer.add(shifted, b"two")
     blank = np.full((48, 48, 3), 90, np.uint8)
     framer.add(blank, b"no face here")
-    crops = framer.finish()
-    assert len(crops) == 3
+    crops, inside = framer.finish()
+    assert len(crops) == len(inside) == 3
     default = FaceFrame.from_relative(
         framer.default_relative(), framer.landmark_names, *blank.shape[:2]
     )
     np.testing.assert_array_equal(
         crops[2], face_crop(blank, default.box, PARAMS, default.landmarks)
+    )
+    np.testing.assert_array_equal(
+        inside[2], inside_source(blank.shape, default.box, PARAMS, default.landmarks)
     )
     boxes = [detect_training_face(image, detector).box for image in (fer_like, shifted)]
     np.testing.assert_allclose(default.box, np.median(boxes, axis=0), atol=1e-6)

@@ -13,6 +13,7 @@ from ml.preprocessing import (
     Preprocessing,
     eye_angle,
     face_crop,
+    inside_source,
     prepare_faces,
     to_model_colour,
     to_model_input,
@@ -129,3 +130,38 @@ def test_a_face_is_shrunk_in_its_own_region_not_with_the_whole_frame(frame, monk
     assert len(resized) == 2
     for height, width in resized:
         assert height * width < 0.05 * frame.shape[0] * frame.shape[1]
+
+
+@pytest.mark.parametrize(("box", "degrees"), BOXES)
+def test_the_inside_mask_marks_where_the_crop_saw_the_frame(frame, box, degrees):
+    marks = eyes(box, degrees)
+    inside = inside_source(frame.shape, box, GRAY, marks)[..., 0]
+    # Where each crop pixel's centre lands in the frame, by the crop's own geometry.
+    x, y, w, h = box
+    side = max(w, h) * (1.0 + 2.0 * GRAY.margin)
+    centre = (x + w / 2.0, y + h / 2.0)
+    forward = cv2.getRotationMatrix2D(centre, eye_angle(marks), 48 / side)
+    forward[:, 2] += 24 - np.asarray(centre)
+    back = cv2.invertAffineTransform(forward)
+    vs, us = np.mgrid[0:48, 0:48].astype(np.float64)
+    sx = back[0, 0] * us + back[0, 1] * vs + back[0, 2]
+    sy = back[1, 0] * us + back[1, 1] * vs + back[1, 2]
+    height, width = frame.shape[:2]
+    depth = np.minimum.reduce([sx + 0.5, width - 0.5 - sx, sy + 0.5, height - 0.5 - sy])
+    slack = 2.0 * side / 48  # two crop pixels, in frame pixels: the bilinear and area taps
+
+    assert inside.shape == (48, 48) and inside.dtype == np.uint8
+    assert (inside[depth > slack] == 255).all()
+    assert (inside[depth < -slack] == 0).all()
+    assert (inside[depth < -slack].size > 0) == (x < 0 or y < 0 or x + w > width or y + h > height)
+
+
+def test_a_tight_chip_cropped_at_a_larger_box_lies_past_its_edge_all_round():
+    chip = np.full((48, 48), 120, np.uint8)
+    inside = inside_source(chip.shape, (-6.0, -6.0, 60.0, 60.0), Preprocessing(margin=0.0))
+
+    assert inside[24, 24, 0] == 255
+    assert (inside[:2] == 0).all() and (inside[-2:] == 0).all()
+    assert (inside[:, :2] == 0).all() and (inside[:, -2:] == 0).all()
+    # 48 of the box's 60 pixels lie on the chip: 80 % of each side.
+    assert abs((inside > 127).mean() - 0.8**2) < 0.03
