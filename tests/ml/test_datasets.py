@@ -16,7 +16,7 @@ from ml.datasets import utkface as utkface_module
 from ml.errors import DatasetError
 from ml.image import read_image_file
 from ml.labels import FER_CLASSES, MOODS
-from ml.preprocessing import Preprocessing, face_crop, full_image_box
+from ml.preprocessing import Preprocessing, face_crop, full_image_box, inside_source
 from tests.ml.fake_faces import (
     face_like,
     make_fer_folder,
@@ -255,8 +255,9 @@ def test_utkface_chips_are_cropped_at_the_nominal_face_box(tmp_path):
 
     _, chip = read_image_file(root / name)
     fx, fy, fw, fh = utkface_module.UTKFACE_FACE_BOX
-    expected = face_crop(chip, (fx * 200, fy * 200, fw * 200, fh * 200), PARAMS)
-    np.testing.assert_array_equal(faces.images[0], expected)
+    box = (fx * 200, fy * 200, fw * 200, fh * 200)
+    np.testing.assert_array_equal(faces.images[0], face_crop(chip, box, PARAMS))
+    np.testing.assert_array_equal(faces.inside[0], inside_source(chip.shape, box, PARAMS))
 
 
 def test_utkface_val_slice_depends_only_on_each_file_name():
@@ -332,6 +333,7 @@ def test_second_load_reads_the_crop_cache_and_a_changed_file_invalidates_it(tmp_
     monkeypatch.setattr(utkface_module, "read_image_file", no_decoding)
     second = load_utkface(root, PARAMS, cache_dir=cache, show_progress=False)
     np.testing.assert_array_equal(second.images, first.images)
+    np.testing.assert_array_equal(second.inside, first.inside)
     assert second.names == first.names and second.split.tolist() == first.split.tolist()
 
     monkeypatch.setattr(utkface_module, "read_image_file", ml_image.read_image_file)
@@ -356,6 +358,7 @@ def test_face_sets_concatenate_and_subset_keeping_labels_together():
     def faceset(n: int, emotion: int, age: float) -> FaceSet:
         return FaceSet(
             images=np.full((n, 32, 32, 1), n, np.uint8),
+            inside=np.full((n, 32, 32, 1), 10 * n, np.uint8),
             emotion=np.full(n, emotion),
             age=np.full(n, age),
             gender=np.full(n, -1),
@@ -373,6 +376,24 @@ def test_face_sets_concatenate_and_subset_keeping_labels_together():
     assert picked.emotion.tolist() == [-1, 1] and picked.age.tolist() == [40, -1]
     assert picked.expression.tolist() == [-1, FER_CLASSES.index(MOODS[1])]
     assert picked.images[:, 0, 0, 0].tolist() == [3, 2]
+    assert picked.inside[:, 0, 0, 0].tolist() == [30, 20]
+
+
+def test_a_face_set_without_inside_masks_saw_its_images_everywhere_and_wrong_masks_are_refused():
+    images = np.zeros((2, 32, 32, 3), np.uint8)
+    labels = {
+        "emotion": np.zeros(2),
+        "age": np.zeros(2),
+        "gender": np.zeros(2),
+        "race": np.zeros(2),
+        "split": np.full(2, "train"),
+        "names": ["a", "b"],
+    }
+
+    assert (FaceSet(images=images, **labels).inside == 255).all()
+    assert FaceSet(images=images, **labels).inside.shape == (2, 32, 32, 1)
+    with pytest.raises(ValueError, match="inside masks of shape"):
+        FaceSet(images=images, inside=np.zeros((2, 32, 32, 3), np.uint8), **labels)
 
 
 def test_face_set_with_mismatched_label_lengths_is_refused():
