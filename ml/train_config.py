@@ -220,8 +220,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--background-augment",
         type=float,
         metavar="P",
-        help="probability of a new background past the crop's source image (default: "
-        "%(default)s)",
+        help="probability of a new background past the crop's source image (default: %(default)s)",
     )
     add("--no-class-weights", dest="class_weights", action="store_false")
     option(
