@@ -107,9 +107,9 @@ def detect_training_face(image: np.ndarray, detector) -> FaceFrame | None:
     return FaceFrame(box, landmarks)
 
 
+#: What a framer's ``finish`` returns: the crops, and where each saw its image
+#: (``ml.preprocessing.inside_source``), in the order the images were added.
 Framed = tuple[list[np.ndarray], list[np.ndarray]]
-"""What a framer's ``finish`` returns: the crops, and where each saw its image
-(``ml.preprocessing.inside_source``), in the order the images were added."""
 
 
 def cut(
@@ -120,6 +120,11 @@ def cut(
         face_crop(image, box, params, landmarks),
         inside_source(image.shape, box, params, landmarks),
     )
+
+
+def framed(pairs: list[tuple[np.ndarray, np.ndarray]]) -> Framed:
+    """``Framed`` from (crop, mask) pairs."""
+    return [crop for crop, _ in pairs], [inside for _, inside in pairs]
 
 
 class FixedFramer:
@@ -136,7 +141,7 @@ class FixedFramer:
 
     def finish(self) -> Framed:
         """The crops and their masks, in the order the images were added."""
-        return [crop for crop, _ in self.crops], [inside for _, inside in self.crops]
+        return framed(self.crops)
 
 
 class DetectorFramer:
@@ -212,8 +217,7 @@ class DetectorFramer:
             100.0 * (total - len(self.missed)) / max(1, total),
             len(self.missed),
         )
-        done = [pair for pair in self.crops if pair is not None]
-        return [crop for crop, _ in done], [inside for _, inside in done]
+        return framed([pair for pair in self.crops if pair is not None])
 
     def default_relative(self) -> np.ndarray:
         """Median box and landmarks of the images where a face was found, relative to size."""
