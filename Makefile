@@ -63,6 +63,7 @@ bench: $(VENV)/.installed-test system-deps redis
 	$(PY) bench/model.py
 	$(PY) bench/pipeline.py
 	$(PY) bench/ondevice.py
+	$(PY) bench/train_step.py
 
 ## bench-peer: the peer library `fer` beside ours on the same frames (installs it, without its dependencies)
 bench-peer: $(VENV)/.installed-test

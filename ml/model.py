@@ -22,6 +22,10 @@ from ml.labels import FER_CLASSES, MOOD_EXPRESSIONS, MOODS
 #: Emotion outputs a model can be built with: the four moods alone, or all of FER2013's classes.
 EMOTION_CLASSES: tuple[int, ...] = (len(MOODS), len(FER_CLASSES))
 
+#: Training precisions: ``float32``, or ``bfloat16`` (Keras's ``mixed_bfloat16``: bfloat16
+#: arithmetic, float32 weights and outputs), which CPUs with AMX or AVX512-BF16 run faster.
+PRECISIONS: dict[str, str] = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+
 #: VGG16's convolutional topology: 13 conv layers in 5 blocks, filters per layer at width 1.0.
 VGG16_BLOCKS: tuple[tuple[int, ...], ...] = (
     (64, 64),
@@ -44,6 +48,7 @@ def build_model(
     dropout: float = 0.4,
     weights: str | Path | None = None,
     emotion_classes: int = len(MOODS),
+    precision: str = "float32",
 ) -> keras.Model:
     """Build the three-head network.
 
@@ -59,6 +64,9 @@ def build_model(
         emotion_classes: 4, an emotion softmax over the moods; or 7, an ``expression``
             softmax over FER2013's classes as well, with ``emotion`` read out of its mood
             logits (``MoodReadout``), so faces of the other three classes train the head too.
+        precision: a key of ``PRECISIONS``. With ``bfloat16`` the backbone and the heads'
+            hidden layers compute in bfloat16; the output layers stay float32 (stable losses),
+            and ``float32_model`` turns the trained model into an all-float32 one for export.
 
     Returns:
         A functional ``keras.Model`` with input ``image`` (N, S, S, C) float32 in [0, 1] and
@@ -74,6 +82,9 @@ def build_model(
         raise ValueError(
             f"emotion_classes must be one of {EMOTION_CLASSES}, got {emotion_classes}."
         )
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}.")
+    policy = PRECISIONS[precision]
 
     inputs = keras.Input(shape=(input_size, input_size, channels), name="image")
     x = inputs
@@ -85,32 +96,59 @@ def build_model(
                 padding="same",
                 use_bias=False,
                 name=f"block{block}_conv{conv}",
+                dtype=policy,
             )(x)
-            x = layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
-            x = layers.ReLU(name=f"block{block}_relu{conv}")(x)
-        x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
-    features = layers.GlobalAveragePooling2D(name="features")(x)
+            x = layers.BatchNormalization(name=f"block{block}_bn{conv}", dtype=policy)(x)
+            x = layers.ReLU(name=f"block{block}_relu{conv}", dtype=policy)(x)
+        x = layers.MaxPooling2D(2, name=f"block{block}_pool", dtype=policy)(x)
+    features = layers.GlobalAveragePooling2D(name="features", dtype=policy)(x)
 
     def head(name: str) -> keras.KerasTensor:
-        h = layers.Dense(head_units, activation="relu", name=f"{name}_dense")(features)
-        return layers.Dropout(dropout, name=f"{name}_dropout")(h)
+        h = layers.Dense(head_units, activation="relu", name=f"{name}_dense", dtype=policy)(
+            features
+        )
+        return layers.Dropout(dropout, name=f"{name}_dropout", dtype=policy)(h)
 
+    # The output layers compute in float32 whatever the precision (they cast their input).
+    out = "float32"
     extra: dict[str, keras.KerasTensor] = {}
     if emotion_classes == len(MOODS):
-        emotion = layers.Dense(len(MOODS), activation="softmax", name="emotion")(head("emotion"))
+        emotion = layers.Dense(len(MOODS), activation="softmax", name="emotion", dtype=out)(
+            head("emotion")
+        )
     else:
-        logits = layers.Dense(len(FER_CLASSES), name="expression_logits")(head("emotion"))
-        extra["expression"] = layers.Softmax(name="expression")(logits)
-        emotion = MoodReadout(name="emotion")(logits)
-    age_raw = layers.Dense(1, name="age_raw")(head("age"))
-    age = layers.Rescaling(AGE_SCALE, offset=AGE_CENTER, name="age")(age_raw)
-    gender = layers.Dense(1, activation="sigmoid", name="gender")(head("gender"))
+        logits = layers.Dense(len(FER_CLASSES), name="expression_logits", dtype=out)(
+            head("emotion")
+        )
+        extra["expression"] = layers.Softmax(name="expression", dtype=out)(logits)
+        emotion = MoodReadout(name="emotion", dtype=out)(logits)
+    age_raw = layers.Dense(1, name="age_raw", dtype=out)(head("age"))
+    age = layers.Rescaling(AGE_SCALE, offset=AGE_CENTER, name="age", dtype=out)(age_raw)
+    gender = layers.Dense(1, activation="sigmoid", name="gender", dtype=out)(head("gender"))
 
     outputs = dict(zip(OUTPUT_NAMES, (emotion, age, gender), strict=True)) | extra
     model = keras.Model(inputs, outputs, name="musicmood_vgg16")
     if weights is not None:
         load_vgg16_weights(model, weights, input_size=input_size, width=width)
     return model
+
+
+def float32_model(model: keras.Model) -> keras.Model:
+    """``model`` computing in float32 throughout, with the same weights.
+
+    A model trained with ``precision="bfloat16"`` keeps float32 weights but computes in
+    bfloat16; exports and evaluation want the float32 network. An all-float32 model is
+    returned as it is.
+    """
+    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
+        return model
+
+    def as_float32(layer: layers.Layer) -> layers.Layer:
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+
+    copy = keras.models.clone_model(model, clone_function=as_float32)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 @keras.saving.register_keras_serializable(package="musicmood")

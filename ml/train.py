@@ -44,7 +44,7 @@ from ml.losses import (
     balanced_class_weights,
 )
 from ml.lr_find import lr_range_test
-from ml.model import build_model
+from ml.model import build_model, float32_model
 from ml.preprocessing import Preprocessing, to_model_input
 from ml.soft_targets import read_soft_targets
 from ml.train_config import TrainConfig, add_arguments, config_from_options
@@ -256,6 +256,7 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
             width=config.width,
             weights=config.weights,
             emotion_classes=config.emotion_classes,
+            precision=config.precision,
         )
         compile_model(model, config, weights, lr_schedule(config, len(batches)))
 
@@ -317,7 +318,7 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
         write_json(checkpoints / "state.json", state)
         return {"paused": True, "epoch": state["epoch"], "history": state["history"]}
 
-    best = keras.models.load_model(checkpoints / "best.keras")
+    best = float32_model(keras.models.load_model(checkpoints / "best.keras"))
     metrics = evaluate_faces(best, val_set, params)
     training = {
         "config": config.to_dict(),
@@ -364,6 +365,7 @@ def _check_resumable(state: dict[str, Any], config: TrainConfig) -> None:
         "heldout_fraction",
         "optimizer",
         "schedule",
+        "precision",
     ):
         if key in saved and saved[key] != getattr(config, key):
             raise ValueError(
@@ -419,6 +421,7 @@ def _find_lr(
         width=config.width,
         weights=config.weights,
         emotion_classes=config.emotion_classes,
+        precision=config.precision,
     )
     compile_model(model, config, weights, 1e-6)  # lr_range_test sets the rate at each step
     found = lr_range_test(model, batches, steps=config.find_lr_steps)

@@ -29,6 +29,7 @@ class TrainConfig:
     out: Path | str = field(default_factory=default_run_dir)
     epochs: int = 18
     batch_size: int = 64
+    precision: str = "float32"  # or "bfloat16": mixed precision, faster on AMX/AVX512-BF16 CPUs
     input_size: int = 48
     width: float = 0.5  # multiplier on VGG16's filter counts
     color: str = "gray"
@@ -91,6 +92,8 @@ class TrainConfig:
             raise ValueError(
                 f"epochs and batch_size must be positive, got {self.epochs} and {self.batch_size}."
             )
+        if self.precision not in ("float32", "bfloat16"):
+            raise ValueError(f"precision must be float32 or bfloat16, got {self.precision!r}.")
         if self.time_budget is not None and self.time_budget <= 0:
             raise ValueError(f"time_budget must be positive minutes, got {self.time_budget}.")
         for name in ("camera_augment", "random_erasing", "background_augment"):
@@ -155,6 +158,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     option("--epochs", type=int)
     option("--batch-size", type=int)
+    option(
+        "--precision",
+        choices=("float32", "bfloat16"),
+        help="bfloat16: mixed precision (float32 weights and outputs), faster on CPUs with "
+        "AMX or AVX512-BF16 and on accelerators; the export is float32 either way "
+        "(default: %(default)s)",
+    )
     option("--input-size", type=int)
     option("--width", type=float, help="VGG16 filter multiplier")
     option("--color", choices=("gray", "rgb"))

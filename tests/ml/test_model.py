@@ -8,7 +8,7 @@ import pytest
 
 from ml.export import OUTPUT_NAMES, served_outputs
 from ml.labels import FER_CLASSES, MOOD_EXPRESSIONS, MOODS
-from ml.model import build_model
+from ml.model import build_model, float32_model
 
 pytestmark = pytest.mark.slow  # builds TensorFlow models
 
@@ -66,3 +66,34 @@ def test_a_four_class_model_is_served_as_it_is_and_other_class_counts_are_refuse
     assert "expression" not in four.output_names
     with pytest.raises(ValueError, match="emotion_classes must be one of"):
         build_model(emotion_classes=5, **TINY)
+
+
+def test_a_bfloat16_model_computes_its_body_in_bfloat16_and_its_outputs_in_float32(seven):
+    keras.utils.set_random_seed(3)
+    mixed = build_model(emotion_classes=len(FER_CLASSES), precision="bfloat16", **TINY)
+
+    assert mixed.get_layer("block1_conv1").compute_dtype == "bfloat16"
+    assert all(w.dtype == "float32" for w in mixed.weights)  # the weights stay float32
+    out = mixed.predict_on_batch(_faces(4))
+    assert all(out[name].dtype == np.float32 for name in (*OUTPUT_NAMES, "expression"))
+    np.testing.assert_allclose(out["emotion"].sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_float32_model_keeps_the_weights_and_computes_what_a_float32_build_does(seven):
+    keras.utils.set_random_seed(3)
+    mixed = build_model(emotion_classes=len(FER_CLASSES), precision="bfloat16", **TINY)
+    mixed.set_weights(seven.get_weights())
+
+    plain = float32_model(mixed)
+
+    assert {layer.dtype_policy.name for layer in plain.layers} == {"float32"}
+    assert float32_model(seven) is seven
+    faces = _faces(4)
+    want, got = seven.predict_on_batch(faces), plain.predict_on_batch(faces)
+    for name in (*OUTPUT_NAMES, "expression"):
+        np.testing.assert_allclose(got[name], want[name], atol=1e-5)
+    # the bfloat16 model itself is close, not equal (8-bit mantissas)
+    approx = mixed.predict_on_batch(faces)["emotion"]
+    assert 0 < np.abs(approx - want["emotion"]).max() < 0.05
+    with pytest.raises(ValueError, match="precision must be one of"):
+        build_model(precision="float16", **TINY)

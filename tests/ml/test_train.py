@@ -234,6 +234,29 @@ def test_a_seven_class_run_trains_on_every_fer_class_and_exports_the_mood_readou
     np.testing.assert_allclose(emotion.sum(axis=1), 1.0, atol=0.02)  # int8 rounding
 
 
+@pytest.mark.slow  # trains with TensorFlow
+def test_a_bfloat16_run_trains_in_mixed_precision_and_exports_a_float32_model(datasets, tmp_path):
+    from ml.runtime import TFLiteRunner
+
+    fer, utk = datasets
+    config = TrainConfig(
+        fer=fer, utkface=utk, out=tmp_path / "bf16", epochs=1, precision="bfloat16", **TINY
+    )
+
+    result = train(config, echo=lambda line: None)
+
+    assert result["training"]["config"]["precision"] == "bfloat16"
+    checkpoint = keras.models.load_model(config.out / "checkpoints" / "best.keras")
+    assert checkpoint.get_layer("block1_conv1").compute_dtype == "bfloat16"
+    served = keras.models.load_model(config.out / "export" / "model.keras")
+    assert {layer.dtype_policy.name for layer in served.layers} == {"float32"}
+    faces = np.random.default_rng(1).random((3, 32, 32, 1), dtype=np.float32)
+    want = served.predict_on_batch(faces)
+    got = TFLiteRunner(config.out / "export" / "model_fp32.tflite").predict(faces)
+    np.testing.assert_allclose(got["emotion"], want["emotion"], atol=1e-4)
+    np.testing.assert_allclose(got["age"], want["age"], atol=1e-2)
+
+
 def test_resuming_with_another_number_of_emotion_classes_is_refused(first_run, datasets):
     config, _, _ = first_run
     fer, utk = datasets
@@ -251,6 +274,9 @@ def test_resuming_with_another_number_of_emotion_classes_is_refused(first_run, d
 
     with pytest.raises(ValueError, match="emotion_classes=4"):
         train(seven, echo=lambda line: None)
+    mixed = TrainConfig(**{**seven.to_dict(), "emotion_classes": 4, "precision": "bfloat16"})
+    with pytest.raises(ValueError, match="precision='float32'"):
+        train(mixed, echo=lambda line: None)
 
 
 def test_the_plateau_schedule_cuts_the_rate_after_patience_epochs_without_a_better_score():
@@ -330,6 +356,8 @@ def test_command_line_options_become_a_train_config():
                 "--resume",
                 "--weights",
                 "imagenet",
+                "--precision",
+                "bfloat16",
             ]
         )
     )
@@ -337,7 +365,7 @@ def test_command_line_options_become_a_train_config():
     assert config.fer == Path("f") and config.utkface is None and config.out == Path("runs/o")
     assert (config.batch_size, config.augment, config.limit) == (8, False, 50)
     assert (config.camera_augment, config.random_erasing) == (0.3, 0.5)
-    assert config.resume and config.weights == "imagenet"
+    assert config.resume and config.weights == "imagenet" and config.precision == "bfloat16"
     assert config.cache_dir == Path("runs/o") / "cache"
 
 

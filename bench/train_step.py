@@ -1,0 +1,118 @@
+"""Benchmark of one training step of the default network, float32 against bfloat16.
+
+Prints one JSON object: the median milliseconds per step (batch 64, the default 48x48 gray
+half-width network, its real losses and optimizer) for each precision, measured in alternating
+rounds in the same process, and ``bfloat16_over_float32``, the ratio of the medians (below 1
+means mixed precision trains faster here). Usage::
+
+    .venv/bin/python bench/train_step.py [--steps 20] [--rounds 3] [--batch-size 64]
+
+Mixed precision pays where the CPU has bfloat16 matrix units (``amx_bf16``, ``avx512_bf16``,
+listed under ``cpu_flags``); elsewhere it can be slower than float32.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # as the README's training command
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import keras  # noqa: E402
+
+from ml.model import build_model  # noqa: E402
+from ml.train import compile_model  # noqa: E402
+from ml.train_config import TrainConfig  # noqa: E402
+
+PRECISIONS = ("float32", "bfloat16")
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_flags() -> list[str]:
+    """The CPU's bfloat16 features from /proc/cpuinfo (empty where there is none)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = set(next((ln for ln in text.splitlines() if ln.startswith("flags")), "").split())
+    return [flag for flag in BF16_FLAGS if flag in flags]
+
+
+def trainer(precision: str, batch_size: int) -> tuple[keras.Model, np.ndarray, dict]:
+    """The default network compiled as training compiles it, and one batch of made-up faces."""
+    keras.utils.set_random_seed(0)
+    config = TrainConfig(fer=Path("unused"), precision=precision)
+    params = config.preprocessing()
+    model = build_model(
+        input_size=params.input_size,
+        channels=params.channels,
+        width=config.width,
+        precision=precision,
+    )
+    compile_model(model, config, [1.0] * 4, config.lr)
+    rng = np.random.default_rng(0)
+    images = rng.random((batch_size, *params.input_shape), dtype=np.float32)
+    targets = {
+        "emotion": rng.integers(0, 4, batch_size),
+        "age": rng.uniform(1, 80, batch_size).astype(np.float32),
+        "gender": rng.integers(0, 2, batch_size).astype(np.float32),
+    }
+    return model, images, targets
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per round")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per precision")
+    parser.add_argument("--batch-size", type=int, default=64)
+    options = parser.parse_args()
+
+    trainers = {p: trainer(p, options.batch_size) for p in PRECISIONS}
+    for model, images, targets in trainers.values():
+        for _ in range(3):  # tracing and the first oneDNN kernels
+            model.train_on_batch(images, targets)
+    times: dict[str, list[float]] = {p: [] for p in PRECISIONS}
+    for _ in range(options.rounds):
+        for precision, (model, images, targets) in trainers.items():
+            for _ in range(options.steps):
+                started = time.perf_counter()
+                model.train_on_batch(images, targets)
+                times[precision].append((time.perf_counter() - started) * 1000)
+
+    medians = {p: statistics.median(values) for p, values in times.items()}
+    print(
+        json.dumps(
+            {
+                "machine": {
+                    "cpu": platform.processor() or platform.machine(),
+                    "cpus": os.cpu_count(),
+                    "cpu_flags": cpu_flags(),
+                    "keras_backend": keras.backend.backend(),
+                },
+                "batch_size": options.batch_size,
+                "steps_per_precision": len(times["float32"]),
+                "step_ms": {p: round(m, 1) for p, m in medians.items()},
+                "images_per_second": {
+                    p: round(options.batch_size * 1000 / m, 1) for p, m in medians.items()
+                },
+                "bfloat16_over_float32": round(medians["bfloat16"] / medians["float32"], 3),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
