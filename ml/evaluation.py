@@ -20,7 +20,7 @@ from ml.datasets.utkface import DEFAULT_VAL_FRACTION
 from ml.ensemble import load_ensemble
 from ml.export import OUTPUT_NAMES, empty_outputs, load_metadata
 from ml.labels import MOODS
-from ml.metrics import evaluate_predictions
+from ml.metrics import decades, evaluate_predictions
 from ml.preprocessing import Preprocessing, to_model_input
 from ml.runtime import DEFAULT_THREADS, ModelRunner, load_runner
 
@@ -87,13 +87,27 @@ def _demographic_metrics(faces: FaceSet, out: dict[str, np.ndarray]) -> dict[str
         gender_true=faces.gender,
         gender_prob=out["gender"],
     )
-    decades = m["age_mae_by_decade"] or {}
+    by_decade = m["age_mae_by_decade"] or {}
+    masks = decades(np.asarray(faces.age, np.float64))
+    said = np.asarray(out["gender"], np.float64).reshape(-1) >= 0.5
+    gender = np.asarray(faces.gender, np.float64)
+    correct = said == (gender >= 0.5)
+
+    def gender_accuracy(mask: np.ndarray) -> float | None:
+        labelled = mask & (gender >= 0)
+        return float(correct[labelled].mean()) if labelled.any() else None
+
     return {
         "n": len(faces),
         "age_mae": m["age_mae"],
         "gender_accuracy": m["gender_accuracy"],
         "by_decade": {
-            name: {"n": int(v["count"]), "age_mae": v["mae"]} for name, v in decades.items()
+            name: {
+                "n": int(v["count"]),
+                "age_mae": v["mae"],
+                "gender_accuracy": gender_accuracy(masks[name]),
+            }
+            for name, v in by_decade.items()
         },
     }
 
@@ -217,7 +231,7 @@ def evaluate(
     ``fer``: split, n, accuracy, macro_f1, recall.<mood>, confusion (rows true, columns predicted,
     ``MOODS`` order) and, where several splits are present, splits.<split>.<same keys>.
     ``utkface``: n, age_mae, gender_accuracy, by_race.<0..4>.{name, n, age_mae,
-    gender_accuracy}, by_decade.<"20-29">.{n, age_mae}.
+    gender_accuracy}, by_decade.<"20-29">.{n, age_mae, gender_accuracy}.
     """
     if fer is None and utkface is None:
         raise ValueError("Nothing to evaluate: give a FER2013 folder, a UTKFace folder or both.")

@@ -75,8 +75,11 @@ def _utkface_tables(utk: dict[str, Any]) -> list[Table]:
     )
     decades = Table(
         "by decade of the true age",
-        ("age decade", "images", "age MAE (years)"),
-        [(name, str(r["n"]), _fmt(r["age_mae"], 2)) for name, r in utk["by_decade"].items()],
+        ("age decade", "images", "age MAE (years)", "gender accuracy"),
+        [
+            (name, str(r["n"]), _fmt(r["age_mae"], 2), _pct(r.get("gender_accuracy")))
+            for name, r in utk["by_decade"].items()
+        ],
     )
     return [summary, races, decades]
 

@@ -46,17 +46,26 @@ def macro_f1(matrix: np.ndarray) -> float:
     return float(f1.mean())
 
 
-def mae_by_decade(age_true: np.ndarray, age_pred: np.ndarray) -> dict[str, dict[str, float]]:
-    """Age MAE per decade of the true age: ``{"20-29": {"mae": years, "count": n}, ...}``."""
-    result: dict[str, dict[str, float]] = {}
+def decades(age_true: np.ndarray) -> dict[str, np.ndarray]:
+    """Boolean masks of the faces in each decade of ``DECADES`` that has any, by name."""
+    masks: dict[str, np.ndarray] = {}
     for i, low in enumerate(DECADES):
         high = DECADES[i + 1] if i + 1 < len(DECADES) else None
         in_decade = age_true >= low if high is None else (age_true >= low) & (age_true < high)
         if in_decade.any():
-            name = f"{low}+" if high is None else f"{low}-{high - 1}"
-            error = np.abs(age_pred[in_decade] - age_true[in_decade])
-            result[name] = {"mae": float(error.mean()), "count": int(in_decade.sum())}
-    return result
+            masks[f"{low}+" if high is None else f"{low}-{high - 1}"] = in_decade
+    return masks
+
+
+def mae_by_decade(age_true: np.ndarray, age_pred: np.ndarray) -> dict[str, dict[str, float]]:
+    """Age MAE per decade of the true age: ``{"20-29": {"mae": years, "count": n}, ...}``."""
+    return {
+        name: {
+            "mae": float(np.abs(age_pred[mask] - age_true[mask]).mean()),
+            "count": int(mask.sum()),
+        }
+        for name, mask in decades(age_true).items()
+    }
 
 
 def evaluate_predictions(

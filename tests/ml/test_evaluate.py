@@ -77,6 +77,10 @@ def test_evaluate_writes_fer_and_utkface_metrics_with_documented_keys(
     assert {"age_mae", "gender_accuracy"} <= set(utk["by_race"]["2"])
     assert set(utk["by_decade"]) == {"0-9", "20-29", "60-69"}
     assert "age_mae" in utk["by_decade"]["20-29"]
+    # gender by decade: one face each, right or wrong, adding up to the overall accuracy
+    by_decade = [(d["n"], d["gender_accuracy"]) for d in utk["by_decade"].values()]
+    assert all(accuracy in (0.0, 1.0) for _, accuracy in by_decade)
+    assert sum(n * a for n, a in by_decade) / utk["n"] == pytest.approx(utk["gender_accuracy"])
     printed = capsys.readouterr().out
     assert "FER2013 test: 6 faces" in printed and "UTKFace (all): 3 faces" in printed
     card = (tmp_path / "card.md").read_text()
