@@ -20,7 +20,7 @@ from ml.datasets.utkface import DEFAULT_VAL_FRACTION
 from ml.ensemble import load_ensemble
 from ml.export import OUTPUT_NAMES, empty_outputs, load_metadata
 from ml.labels import MOODS
-from ml.metrics import decades, evaluate_predictions
+from ml.metrics import decades, evaluate_predictions, gender_accuracy
 from ml.preprocessing import Preprocessing, to_model_input
 from ml.runtime import DEFAULT_THREADS, ModelRunner, load_runner
 
@@ -89,14 +89,8 @@ def _demographic_metrics(faces: FaceSet, out: dict[str, np.ndarray]) -> dict[str
     )
     by_decade = m["age_mae_by_decade"] or {}
     masks = decades(np.asarray(faces.age, np.float64))
-    said = np.asarray(out["gender"], np.float64).reshape(-1) >= 0.5
     gender = np.asarray(faces.gender, np.float64)
-    correct = said == (gender >= 0.5)
-
-    def gender_accuracy(mask: np.ndarray) -> float | None:
-        labelled = mask & (gender >= 0)
-        return float(correct[labelled].mean()) if labelled.any() else None
-
+    said = np.asarray(out["gender"], np.float64).reshape(-1)
     return {
         "n": len(faces),
         "age_mae": m["age_mae"],
@@ -105,7 +99,7 @@ def _demographic_metrics(faces: FaceSet, out: dict[str, np.ndarray]) -> dict[str
             name: {
                 "n": int(v["count"]),
                 "age_mae": v["mae"],
-                "gender_accuracy": gender_accuracy(masks[name]),
+                "gender_accuracy": gender_accuracy(gender[masks[name]], said[masks[name]]),
             }
             for name, v in by_decade.items()
         },

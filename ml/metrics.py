@@ -68,6 +68,15 @@ def mae_by_decade(age_true: np.ndarray, age_pred: np.ndarray) -> dict[str, dict[
     }
 
 
+def gender_accuracy(gender_true: np.ndarray, gender_prob: np.ndarray) -> float | None:
+    """Share of the gender-labelled faces (``gender_true`` 1/0, -1 unknown) read right at a
+    0.5 threshold; None when none is labelled."""
+    labelled = gender_true >= 0
+    if not labelled.any():
+        return None
+    return float(((gender_prob[labelled] >= 0.5) == (gender_true[labelled] >= 0.5)).mean())
+
+
 def evaluate_predictions(
     *,
     emotion_true: np.ndarray,
@@ -121,13 +130,8 @@ def evaluate_predictions(
     else:
         result.update(age_mae=None, age_mae_by_decade=None)
 
-    has_gender = gender_true >= 0
-    result["gender_count"] = int(has_gender.sum())
-    if has_gender.any():
-        correct = (gender_prob[has_gender] >= 0.5) == (gender_true[has_gender] >= 0.5)
-        result["gender_accuracy"] = float(correct.mean())
-    else:
-        result["gender_accuracy"] = None
+    result["gender_count"] = int((gender_true >= 0).sum())
+    result["gender_accuracy"] = gender_accuracy(gender_true, gender_prob)
 
     result["score"] = validation_score(result)
     return result
