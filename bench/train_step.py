@@ -32,22 +32,11 @@ sys.path.insert(0, str(REPO))
 
 import keras  # noqa: E402
 
-from ml.model import build_model  # noqa: E402
+from ml.model import bfloat16_cpu_flags, build_model  # noqa: E402
 from ml.train import compile_model  # noqa: E402
 from ml.train_config import TrainConfig  # noqa: E402
 
 PRECISIONS = ("float32", "bfloat16")
-BF16_FLAGS = ("amx_bf16", "avx512_bf16")
-
-
-def cpu_flags() -> list[str]:
-    """The CPU's bfloat16 features from /proc/cpuinfo (empty where there is none)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    flags = set(next((ln for ln in text.splitlines() if ln.startswith("flags")), "").split())
-    return [flag for flag in BF16_FLAGS if flag in flags]
 
 
 def trainer(precision: str, batch_size: int) -> tuple[keras.Model, np.ndarray, dict]:
@@ -98,7 +87,7 @@ def main() -> None:
                 "machine": {
                     "cpu": platform.processor() or platform.machine(),
                     "cpus": os.cpu_count(),
-                    "cpu_flags": cpu_flags(),
+                    "cpu_flags": bfloat16_cpu_flags(),
                     "keras_backend": keras.backend.backend(),
                 },
                 "batch_size": options.batch_size,

@@ -25,6 +25,8 @@ EMOTION_CLASSES: tuple[int, ...] = (len(MOODS), len(FER_CLASSES))
 #: Training precisions: ``float32``, or ``bfloat16`` (Keras's ``mixed_bfloat16``: bfloat16
 #: arithmetic, float32 weights and outputs), which CPUs with AMX or AVX512-BF16 run faster.
 PRECISIONS: dict[str, str] = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+#: The /proc/cpuinfo flags of CPU units that run bfloat16 matrix products natively.
+BFLOAT16_CPU_FLAGS: tuple[str, ...] = ("amx_bf16", "avx512_bf16")
 
 #: VGG16's convolutional topology: 13 conv layers in 5 blocks, filters per layer at width 1.0.
 VGG16_BLOCKS: tuple[tuple[int, ...], ...] = (
@@ -131,6 +133,16 @@ def build_model(
     if weights is not None:
         load_vgg16_weights(model, weights, input_size=input_size, width=width)
     return model
+
+
+def bfloat16_cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+    """The CPU's bfloat16 units among ``BFLOAT16_CPU_FLAGS`` (empty where none or unknown)."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return []
+    flags = set(next((ln for ln in text.splitlines() if ln.startswith("flags")), "").split())
+    return [flag for flag in BFLOAT16_CPU_FLAGS if flag in flags]
 
 
 def float32_model(model: keras.Model) -> keras.Model:

@@ -44,7 +44,7 @@ from ml.losses import (
     balanced_class_weights,
 )
 from ml.lr_find import lr_range_test
-from ml.model import build_model, float32_model
+from ml.model import BFLOAT16_CPU_FLAGS, bfloat16_cpu_flags, build_model, float32_model
 from ml.preprocessing import Preprocessing, to_model_input
 from ml.soft_targets import read_soft_targets
 from ml.train_config import TrainConfig, add_arguments, config_from_options
@@ -207,6 +207,8 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
     keras.utils.set_random_seed(config.seed)
 
     say(f"run folder: {config.out}")
+    if config.precision == "bfloat16":
+        _warn_if_bfloat16_is_emulated()
     train_set, val_set, counts = load_data(config, params)
     say(f"data: {len(train_set)} training faces, {len(val_set)} validation faces")
     expression = config.emotion_classes == len(FER_CLASSES)
@@ -350,6 +352,17 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
         f"report in {report_dir}, model in {export_dir}"
     )
     return result
+
+
+def _warn_if_bfloat16_is_emulated() -> None:
+    """Warn where bfloat16 would run on a CPU with no bfloat16 units: slower than float32."""
+    on_cpu = all(device.startswith("cpu") for device in keras.distribution.list_devices())
+    if on_cpu and not bfloat16_cpu_flags():
+        logger.warning(
+            "--precision bfloat16 on a CPU without bfloat16 units (%s): each step is emulated "
+            "and likely slower than float32; `python bench/train_step.py` measures both.",
+            " or ".join(BFLOAT16_CPU_FLAGS),
+        )
 
 
 def _check_resumable(state: dict[str, Any], config: TrainConfig) -> None:

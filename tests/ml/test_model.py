@@ -8,7 +8,7 @@ import pytest
 
 from ml.export import OUTPUT_NAMES, served_outputs
 from ml.labels import FER_CLASSES, MOOD_EXPRESSIONS, MOODS
-from ml.model import build_model, float32_model
+from ml.model import bfloat16_cpu_flags, build_model, float32_model
 
 pytestmark = pytest.mark.slow  # builds TensorFlow models
 
@@ -97,3 +97,17 @@ def test_float32_model_keeps_the_weights_and_computes_what_a_float32_build_does(
     assert 0 < np.abs(approx - want["emotion"]).max() < 0.05
     with pytest.raises(ValueError, match="precision must be one of"):
         build_model(precision="float16", **TINY)
+
+
+def test_the_cpu_s_bfloat16_units_are_read_from_its_flags_line(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nmodel name\t: Some CPU\n"
+        "flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_tile amx_bf16\n\n"
+        "processor\t: 1\nflags\t\t: fpu sse2\n"
+    )
+    assert bfloat16_cpu_flags(cpuinfo) == ["amx_bf16", "avx512_bf16"]
+
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\n")
+    assert bfloat16_cpu_flags(cpuinfo) == []
+    assert bfloat16_cpu_flags(tmp_path / "missing") == []

@@ -235,16 +235,21 @@ def test_a_seven_class_run_trains_on_every_fer_class_and_exports_the_mood_readou
 
 
 @pytest.mark.slow  # trains with TensorFlow
-def test_a_bfloat16_run_trains_in_mixed_precision_and_exports_a_float32_model(datasets, tmp_path):
+def test_a_bfloat16_run_trains_in_mixed_precision_and_exports_a_float32_model(
+    datasets, tmp_path, monkeypatch, caplog
+):
     from ml.runtime import TFLiteRunner
 
     fer, utk = datasets
     config = TrainConfig(
         fer=fer, utkface=utk, out=tmp_path / "bf16", epochs=1, precision="bfloat16", **TINY
     )
+    monkeypatch.setattr("ml.train.bfloat16_cpu_flags", lambda: [])  # a CPU like AMD's Zen 2
 
-    result = train(config, echo=lambda line: None)
+    with caplog.at_level("WARNING", logger="ml.train"):
+        result = train(config, echo=lambda line: None)
 
+    assert "CPU without bfloat16 units" in caplog.text  # it still trains, warned
     assert result["training"]["config"]["precision"] == "bfloat16"
     checkpoint = keras.models.load_model(config.out / "checkpoints" / "best.keras")
     assert checkpoint.get_layer("block1_conv1").compute_dtype == "bfloat16"
@@ -255,6 +260,20 @@ def test_a_bfloat16_run_trains_in_mixed_precision_and_exports_a_float32_model(da
     got = TFLiteRunner(config.out / "export" / "model_fp32.tflite").predict(faces)
     np.testing.assert_allclose(got["emotion"], want["emotion"], atol=1e-4)
     np.testing.assert_allclose(got["age"], want["age"], atol=1e-2)
+
+
+def test_bfloat16_on_a_cpu_with_bfloat16_units_trains_without_a_warning(monkeypatch, caplog):
+    from ml.train import _warn_if_bfloat16_is_emulated
+
+    monkeypatch.setattr("ml.train.bfloat16_cpu_flags", lambda: ["amx_bf16"])
+    with caplog.at_level("WARNING", logger="ml.train"):
+        _warn_if_bfloat16_is_emulated()
+    assert caplog.text == ""
+
+    monkeypatch.setattr("ml.train.bfloat16_cpu_flags", lambda: [])
+    with caplog.at_level("WARNING", logger="ml.train"):
+        _warn_if_bfloat16_is_emulated()
+    assert "amx_bf16 or avx512_bf16" in caplog.text
 
 
 def test_resuming_with_another_number_of_emotion_classes_is_refused(first_run, datasets):
