@@ -244,7 +244,7 @@ def test_a_bfloat16_run_trains_in_mixed_precision_and_exports_a_float32_model(
     config = TrainConfig(
         fer=fer, utkface=utk, out=tmp_path / "bf16", epochs=1, precision="bfloat16", **TINY
     )
-    monkeypatch.setattr("ml.train.bfloat16_cpu_flags", lambda: [])  # a CPU like AMD's Zen 2
+    monkeypatch.setattr("ml.train.bfloat16_cpu_flags", lambda: [])  # no AMX, no AVX512-BF16
 
     with caplog.at_level("WARNING", logger="ml.train"):
         result = train(config, echo=lambda line: None)
@@ -262,7 +262,7 @@ def test_a_bfloat16_run_trains_in_mixed_precision_and_exports_a_float32_model(
     np.testing.assert_allclose(got["age"], want["age"], atol=1e-2)
 
 
-def test_bfloat16_on_a_cpu_with_bfloat16_units_trains_without_a_warning(monkeypatch, caplog):
+def test_the_bfloat16_warning_comes_only_where_the_cpu_has_no_bfloat16_unit(monkeypatch, caplog):
     from ml.train import _warn_if_bfloat16_is_emulated
 
     monkeypatch.setattr("ml.train.bfloat16_cpu_flags", lambda: ["amx_bf16"])
