@@ -167,6 +167,18 @@ def make_optimizer(
     )
 
 
+def new_model(config: TrainConfig, params: Preprocessing) -> keras.Model:
+    """An untrained network of the size, width and precision ``config`` asks for."""
+    return build_model(
+        input_size=params.input_size,
+        channels=params.channels,
+        width=config.width,
+        weights=config.weights,
+        emotion_classes=config.emotion_classes,
+        precision=config.precision,
+    )
+
+
 def compile_model(
     model: keras.Model,
     config: TrainConfig,
@@ -252,14 +264,7 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
     else:
         if config.resume:
             logger.warning("No checkpoint at %s; starting a new run.", last)
-        model = build_model(
-            input_size=params.input_size,
-            channels=params.channels,
-            width=config.width,
-            weights=config.weights,
-            emotion_classes=config.emotion_classes,
-            precision=config.precision,
-        )
+        model = new_model(config, params)
         compile_model(model, config, weights, lr_schedule(config, len(batches)))
 
     deadline = started + config.time_budget * 60 if config.time_budget else None
@@ -428,14 +433,7 @@ def _find_lr(
     report_dir: Path,
     say: Callable[[str], None],
 ) -> dict[str, Any]:
-    model = build_model(
-        input_size=params.input_size,
-        channels=params.channels,
-        width=config.width,
-        weights=config.weights,
-        emotion_classes=config.emotion_classes,
-        precision=config.precision,
-    )
+    model = new_model(config, params)
     compile_model(model, config, weights, 1e-6)  # lr_range_test sets the rate at each step
     found = lr_range_test(model, batches, steps=config.find_lr_steps)
     plot = report.plot_lr_find(found.lrs, found.losses, found.suggested, report_dir / "lr_find.png")
