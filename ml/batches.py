@@ -35,7 +35,8 @@ class FaceBatches(keras.utils.PyDataset):
 
     ``expression`` gives seven-class emotion targets (see ``targets``); ``teacher`` (soft
     targets, one row per face) blends an ensemble's estimates into the targets with
-    ``teacher_weight`` (``ml.distill.blend_targets``).
+    ``teacher_weight``, and with ``teacher_fills`` stands in for the labels a face lacks
+    (``ml.soft_targets.blend_targets``).
 
     The order of epoch ``e`` is a permutation drawn from ``(seed, e)`` and the augmentation of
     batch ``i`` from ``(seed, e, i)``, so a run is reproducible, batches may be fetched in any
@@ -54,6 +55,7 @@ class FaceBatches(keras.utils.PyDataset):
         expression: bool = False,
         teacher: Teacher | None = None,
         teacher_weight: float = 0.5,
+        teacher_fills: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -69,6 +71,7 @@ class FaceBatches(keras.utils.PyDataset):
             raise ValueError(f"Expected soft targets for {len(faces)} faces, got {len(teacher)}.")
         self.teacher = teacher
         self.teacher_weight = float(teacher_weight)
+        self.teacher_fills = bool(teacher_fills)
         self.set_epoch(epoch)
 
     def set_epoch(self, epoch: int) -> None:
@@ -88,7 +91,9 @@ class FaceBatches(keras.utils.PyDataset):
             images = self.augmentation(images, rng, self.faces.inside[rows])
         labels = targets(self.faces, rows, expression=self.expression)
         if self.teacher is not None:
-            labels = blend_targets(labels, self.teacher, rows, self.teacher_weight)
+            labels = blend_targets(
+                labels, self.teacher, rows, self.teacher_weight, fill=self.teacher_fills
+            )
         return to_model_input(images, self.preprocessing), labels
 
     def on_epoch_end(self) -> None:

@@ -165,7 +165,12 @@ def read_soft_targets(path: str | Path) -> SoftTargets:
 
 
 def blend_targets(
-    labels: dict[str, np.ndarray], teacher: Teacher, rows: np.ndarray, weight: float
+    labels: dict[str, np.ndarray],
+    teacher: Teacher,
+    rows: np.ndarray,
+    weight: float,
+    *,
+    fill: bool = False,
 ) -> dict[str, np.ndarray]:
     """A student's targets for the faces ``rows``: ``weight`` teacher, the rest true labels.
 
@@ -175,12 +180,17 @@ def blend_targets(
         teacher: soft targets of the whole training set; ``rows`` index it.
         rows: int (B,) rows of the training set.
         weight: share of the teacher in each target, in [0, 1].
+        fill: where a face has no true label for a head but the teacher has an estimate
+            (the mood of a UTKFace face, the age and gender of a FER2013 face), the target is
+            the teacher's estimate alone, so each head learns from every training face.
 
     Returns:
         emotion float32 (B, 1 + 4): the true label (-1: none), then the target distribution,
         ``(1 - weight) * one_hot + weight * teacher`` (the one-hot alone without a teacher row);
         age and gender float32 (B, 1): the same blend of label and teacher, -1 kept where the
-        face has no label. The loss only counts faces with a true label.
+        face has no label. The loss only counts rows whose first value is not -1; with
+        ``fill``, a face taught by the teacher alone carries the teacher's most likely mood
+        there (for the class weights) and the teacher's age and gender.
     """
     emotion = labels["emotion"].reshape(-1)
     labelled = emotion >= 0
@@ -189,11 +199,20 @@ def blend_targets(
     soft = teacher.emotion[rows]
     taught = labelled & np.isfinite(soft).all(axis=1)
     dist[taught] = (1.0 - weight) * dist[taught] + weight * soft[taught]
-    out = {"emotion": np.concatenate([emotion[:, None].astype(np.float32), dist], axis=1)}
+    classes = emotion.astype(np.float32)
+    if fill:
+        filled = ~labelled & np.isfinite(soft).all(axis=1)
+        dist[filled] = soft[filled]
+        classes[filled] = soft[filled].argmax(axis=1)
+    out = {"emotion": np.concatenate([classes[:, None], dist], axis=1)}
     for name in ("age", "gender"):
         target = labels[name].reshape(-1).astype(np.float32).copy()
         soft_values = getattr(teacher, name)[rows]
-        taught = (target >= 0) & np.isfinite(soft_values)
+        known = np.isfinite(soft_values)
+        taught = (target >= 0) & known
         target[taught] = (1.0 - weight) * target[taught] + weight * soft_values[taught]
+        if fill:
+            filled = (target < 0) & known
+            target[filled] = soft_values[filled]
         out[name] = target.reshape(-1, 1)
     return out

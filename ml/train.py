@@ -237,7 +237,10 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
     teacher = None
     if config.distill is not None:
         teacher = read_soft_targets(config.distill).for_faces(train_set, params)
-        say(f"distilling {config.distill} with weight {config.distill_weight}")
+        say(
+            f"distilling {config.distill} with weight {config.distill_weight}"
+            + ("; unlabelled heads from the ensemble alone" if config.distill_unlabelled else "")
+        )
     batches = FaceBatches(
         train_set,
         params,
@@ -247,6 +250,7 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
         expression=expression,
         teacher=teacher,
         teacher_weight=config.distill_weight,
+        teacher_fills=config.distill_unlabelled,
     )
 
     if config.find_lr:

@@ -70,6 +70,9 @@ class TrainConfig:
     #: Soft-targets file of an ensemble (``python -m ml.distill``): train a student on them.
     distill: Path | None = None
     distill_weight: float = 0.5  # share of the ensemble's estimate in each target
+    #: Faces without a head's label learn it from the ensemble alone: the moods of UTKFace
+    #: faces, the age and gender of FER2013 faces (cross-dataset soft pseudo-labels).
+    distill_unlabelled: bool = False
     label_smoothing: float = 0.1  # of the emotion targets (FER2013's labels are noisy)
     age_loss_weight: float = 0.1  # age loss is in years; this brings it near the others
     gender_loss_weight: float = 1.0
@@ -114,6 +117,8 @@ class TrainConfig:
             raise ValueError(f"emotion_classes must be 4 or 7, got {self.emotion_classes}.")
         if not 0.0 <= self.distill_weight <= 1.0:
             raise ValueError(f"distill_weight must be in [0, 1], got {self.distill_weight}.")
+        if self.distill_unlabelled and self.distill is None:
+            raise ValueError("distill_unlabelled needs a soft-targets file: give distill.")
         if self.distill is not None and self.emotion_classes != 4:
             raise ValueError(
                 "distill trains the four-mood emotion output on an ensemble's mood estimates; "
@@ -243,6 +248,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--distill-weight",
         type=float,
         help="share of the ensemble's estimate in each target (default: %(default)s)",
+    )
+    add(
+        "--distill-unlabelled",
+        action="store_true",
+        help="faces without a head's label learn it from the ensemble alone (the moods of "
+        "UTKFace faces, the age and gender of FER2013 faces)",
     )
     option("--label-smoothing", type=float, help="emotion label smoothing (default: %(default)s)")
     option("--age-loss-weight", type=float)

@@ -111,6 +111,40 @@ def test_blended_targets_mix_true_labels_and_the_ensemble_by_the_weight():
     np.testing.assert_allclose(out["gender"].ravel(), [0.9, 0.1, -1])
 
 
+def test_filled_targets_teach_each_head_on_the_faces_without_its_label():
+    # a FER2013 face (mood, no age or gender) and a UTKFace face (age and gender, no mood)
+    labels = {
+        "emotion": np.asarray([2, -1, -1], np.int32),
+        "age": np.asarray([[-1.0], [30.0], [-1.0]], np.float32),
+        "gender": np.asarray([[-1.0], [1.0], [-1.0]], np.float32),
+    }
+    teacher = Teacher(
+        emotion=np.asarray([[0.1, 0.2, 0.6, 0.1], [0.1, 0.6, 0.2, 0.1], [np.nan] * 4], np.float32),
+        age=np.asarray([25.0, 40.0, np.nan], np.float32),
+        gender=np.asarray([0.2, 0.8, np.nan], np.float32),
+    )
+
+    out = blend_targets(labels, teacher, np.arange(3), weight=0.0, fill=True)
+    kept = blend_targets(labels, teacher, np.arange(3), weight=0.0)
+
+    # labelled heads keep their labels at weight 0; the missing ones take the teacher's
+    np.testing.assert_allclose(out["emotion"][0], [2, 0, 0, 1, 0])
+    np.testing.assert_allclose(out["emotion"][1], [1, 0.1, 0.6, 0.2, 0.1])  # its likeliest mood
+    np.testing.assert_allclose(out["age"].ravel(), [25, 30, -1])
+    np.testing.assert_allclose(out["gender"].ravel(), [0.2, 1, -1])
+    # a face the teacher has no estimate for stays unlabelled; without fill, all do
+    assert out["emotion"][2, 0] == -1 and out["emotion"][2, 1:].sum() == 0
+    assert kept["emotion"][:, 0].tolist() == [2, -1, -1]
+    np.testing.assert_allclose(kept["age"].ravel(), [-1, 30, -1])
+
+
+def test_filling_from_the_ensemble_needs_a_soft_targets_file(tmp_path):
+    from ml.train_config import TrainConfig
+
+    with pytest.raises(ValueError, match="distill_unlabelled needs a soft-targets file"):
+        TrainConfig(fer=tmp_path, out=tmp_path / "run", distill_unlabelled=True)
+
+
 @pytest.mark.slow  # TensorFlow
 def test_the_soft_loss_equals_the_sparse_loss_on_one_hot_targets_and_follows_soft_ones():
     from ml.losses import MaskedSoftCrossentropy, MaskedSparseCategoricalCrossentropy
@@ -193,6 +227,7 @@ def test_an_ensembles_targets_for_the_training_faces_train_a_student(tiny_model_
         heldout_fraction=0.0,
         distill=made["file"],
         distill_weight=0.5,
+        distill_unlabelled=True,
         calibration_size=4,
         progress=False,
     )
@@ -200,6 +235,9 @@ def test_an_ensembles_targets_for_the_training_faces_train_a_student(tiny_model_
 
     result = train(student, echo=lines.append)
 
-    assert any(line.startswith("distilling ") for line in lines)
+    assert any(
+        line.startswith("distilling ") and "unlabelled heads from the ensemble" in line
+        for line in lines
+    )
     assert np.isfinite(result["history"][0]["loss"])
     assert (tmp_path / "student" / "export" / "model_int8.tflite").is_file()
