@@ -197,11 +197,12 @@ def blend_targets(
     dist = np.zeros((len(emotion), len(MOODS)), np.float32)
     dist[np.flatnonzero(labelled), emotion[labelled]] = 1.0
     soft = teacher.emotion[rows]
-    taught = labelled & np.isfinite(soft).all(axis=1)
+    known = np.isfinite(soft).all(axis=1)
+    taught = labelled & known
     dist[taught] = (1.0 - weight) * dist[taught] + weight * soft[taught]
     classes = emotion.astype(np.float32)
     if fill:
-        filled = ~labelled & np.isfinite(soft).all(axis=1)
+        filled = ~labelled & known
         dist[filled] = soft[filled]
         classes[filled] = soft[filled].argmax(axis=1)
     out = {"emotion": np.concatenate([classes[:, None], dist], axis=1)}
