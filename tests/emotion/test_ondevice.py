@@ -145,7 +145,8 @@ def test_the_page_s_on_device_scripts_repeat_none_of_the_server_s_numbers():
         priors.CENTER_VARIANCE,
         priors.SIZE_VARIANCE,
         320,  # FACE_DETECTION_MAX_SIDE's default
-        48,  # the default input size
+        48,  # the input size of earlier models
+        64,  # the default input size
     }
     for number in numbers:
         assert not re.search(rf"(?<![\w.]){re.escape(f'{number:g}')}(?![\w.])", scripts), number
