@@ -221,6 +221,7 @@ def test_an_ensembles_targets_for_the_training_faces_train_a_student(tiny_model_
         out=tmp_path / "student",
         epochs=1,
         batch_size=8,
+        input_size=48,  # the tiny members' size: the targets' crops must be the student's
         width=0.0625,
         margin=0.1,
         framing=None,
