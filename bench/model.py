@@ -6,8 +6,8 @@ Prints one JSON object. Usage::
     .venv/bin/python bench/model.py [--model DIR] [--threads 2] [--repeats 200]
 
 Without ``--model``, ``models/default`` is used when present; otherwise an untrained model of the
-default configuration (48x48 gray, width 0.5) is exported to a temp folder (latency does not
-depend on the weights) and ``model.source`` says so.
+default configuration (``TrainConfig``'s input size, colour and width) is exported to a temp
+folder (latency does not depend on the weights) and ``model.source`` says so.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from ml.errors import DetectorWeightsMissing  # noqa: E402
 from ml.export import METADATA_FILE, RUNTIME_FILES, load_metadata  # noqa: E402
 from ml.image import decode_image  # noqa: E402
 from ml.inference import Analyzer  # noqa: E402
-from ml.preprocessing import Preprocessing  # noqa: E402
 from ml.runtime import KerasRunner, Mirrored, TFLiteRunner  # noqa: E402
+from ml.train_config import TrainConfig  # noqa: E402
 from musicmood.samples import astronaut_frame, encode_jpeg, two_face_frame  # noqa: E402
 
 DEFAULT_MODEL = REPO / "models" / "default"
@@ -88,22 +88,23 @@ def bench_model(model: Path | None, tmp: Path, *, needs: str) -> tuple[Path, str
     if (DEFAULT_MODEL / needs).is_file():
         return DEFAULT_MODEL, "models/default"
     export_default(tmp / "untrained")
-    return tmp / "untrained", "untrained default-config model (48x48 gray, width 0.5), temp dir"
+    return tmp / "untrained", "untrained default-config model, temp dir"
 
 
 def export_default(out: Path) -> None:
-    """Export an untrained default-configuration model (48 gray, width 0.5) to ``out``."""
+    """Export an untrained model of the default training configuration to ``out``."""
     from ml.export import export_model
     from ml.model import build_model
 
-    params = Preprocessing()
+    config = TrainConfig(fer=Path("unused"))
+    params = config.preprocessing()
     rng = np.random.default_rng(0)
     small = rng.random((64, params.input_size // 4, params.input_size // 4)).astype(np.float32)
     calibration = np.stack(
         [cv2.resize(s, (params.input_size,) * 2, interpolation=cv2.INTER_CUBIC) for s in small]
     )[..., np.newaxis].clip(0, 1)
     export_model(
-        build_model(input_size=params.input_size, channels=params.channels, width=0.5),
+        build_model(input_size=params.input_size, channels=params.channels, width=config.width),
         out,
         preprocessing=params,
         calibration=calibration,

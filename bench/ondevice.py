@@ -13,7 +13,7 @@ TFLite, mirror-averaged as the export asks) and RetinaFace MobileNet-0.25 at
 ``FACE_DETECTION_MAX_SIDE`` (320), and its detector and network timed apart.
 
 Without ``--model``, ``models/default`` is used when it has ``model.onnx``; otherwise an
-untrained model of the default configuration (48x48 gray, width 0.5) is exported to a temp
+untrained model of the default configuration (``TrainConfig``'s) is exported to a temp
 folder (latency does not depend on the weights) and ``model.source`` says so.
 """
 

@@ -1,9 +1,9 @@
 """Benchmark of one training step of the default network, float32 against bfloat16.
 
-Prints one JSON object: the median milliseconds per step (batch 64, the default 48x48 gray
-half-width network, its real losses and optimizer) for each precision, measured in alternating
-rounds in the same process, and ``bfloat16_over_float32``, the ratio of the medians (below 1
-means mixed precision trains faster here). Usage::
+Prints one JSON object: the median milliseconds per step (batch 64, the default
+configuration's network (``TrainConfig``), its real losses and optimizer) for each precision,
+measured in alternating rounds in the same process, and ``bfloat16_over_float32``, the ratio
+of the medians (below 1 means mixed precision trains faster here). Usage::
 
     .venv/bin/python bench/train_step.py [--steps 20] [--rounds 3] [--batch-size 64]
 
