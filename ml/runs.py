@@ -55,7 +55,8 @@ def resolve_run(name: str | Path) -> Path:
     return runs_root() / text
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON at ``path``; None where it is missing or unreadable."""
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
@@ -83,7 +84,7 @@ def epoch_seconds(history: Sequence[Mapping[str, Any]]) -> float | None:
 def run_status(run: Path, *, now: float | None = None) -> str:
     """One line saying where the run in folder ``run`` stands."""
     now = time.time() if now is None else now
-    state = _read_json(run / "checkpoints" / "state.json")
+    state = read_json(run / "checkpoints" / "state.json")
     if state is None:
         if (run / "cache").is_dir():
             return f"{run}: preparing data (no epoch finished yet)"

@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,15 @@ from ml.losses import (
     balanced_class_weights,
 )
 from ml.lr_find import lr_range_test
-from ml.model import BFLOAT16_CPU_FLAGS, bfloat16_cpu_flags, build_model, float32_model
+from ml.model import (
+    BFLOAT16_CPU_FLAGS,
+    PRECISIONS,
+    bfloat16_cpu_flags,
+    build_model,
+    float32_model,
+)
 from ml.preprocessing import Preprocessing, to_model_input
+from ml.runs import read_json
 from ml.soft_targets import read_soft_targets
 from ml.train_config import TrainConfig, add_arguments, config_from_options
 
@@ -219,7 +227,11 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
     keras.utils.set_random_seed(config.seed)
 
     say(f"run folder: {config.out}")
-    if config.precision == "bfloat16":
+    if config.precision == "auto":
+        saved = read_json(checkpoints / "state.json") if config.resume else None
+        config = replace(config, precision=resolve_precision(saved))
+        say(f"precision: {config.precision} (auto)")
+    elif config.precision == "bfloat16":
         _warn_if_bfloat16_is_emulated()
     train_set, val_set, counts = load_data(config, params)
     say(f"data: {len(train_set)} training faces, {len(val_set)} validation faces")
@@ -363,10 +375,24 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
     return result
 
 
+def bfloat16_is_native() -> bool:
+    """Whether bfloat16 runs natively here: on an accelerator, or a CPU with bfloat16 units."""
+    on_cpu = all(device.startswith("cpu") for device in keras.distribution.list_devices())
+    return not on_cpu or bool(bfloat16_cpu_flags())
+
+
+def resolve_precision(saved_state: dict[str, Any] | None = None) -> str:
+    """The precision ``auto`` stands for: a resumed run's own (from its ``state.json``), else
+    bfloat16 where it runs natively and float32 where it would be emulated."""
+    saved = (saved_state or {}).get("config", {}).get("precision")
+    if saved in PRECISIONS:
+        return saved
+    return "bfloat16" if bfloat16_is_native() else "float32"
+
+
 def _warn_if_bfloat16_is_emulated() -> None:
     """Warn where bfloat16 would run on a CPU with no bfloat16 units: slower than float32."""
-    on_cpu = all(device.startswith("cpu") for device in keras.distribution.list_devices())
-    if on_cpu and not bfloat16_cpu_flags():
+    if not bfloat16_is_native():
         logger.warning(
             "--precision bfloat16 on a CPU without bfloat16 units (%s): each step is emulated "
             "and likely slower than float32; `python bench/train_step.py` measures both.",

@@ -16,11 +16,12 @@ from ml.runs import RUNS_ENV, default_run_dir, resolve_run
 class TrainConfig:
     """Everything a training run depends on; saved with its checkpoints and export.
 
-    The defaults train the half-width network on 48x48 gray crops for 18 epochs of the 35.7k
+    The defaults train the half-width network on 64x64 gray crops for 18 epochs of the 35.7k
     training faces of FER2013 (4 moods) + UTKFace left after the validation and held-out
-    slices: on the 2-core development CPUs (measured 100-150 training images/s) an epoch takes
-    4-6 minutes with validation, so a run ends within 75-115 minutes. Slower machines train
-    in legs: ``time_budget`` minutes each, continued with ``resume``.
+    slices, in bfloat16 where the hardware runs it natively: on the 2-core development CPU
+    (AMD EPYC with AVX512-BF16) an epoch took 5-7 minutes with validation, so a run ends
+    within about two hours. Slower machines train in legs: ``time_budget`` minutes each,
+    continued with ``resume``.
     """
 
     fer: Path | None = None  # FER2013 folder or fer2013.csv(.gz)
@@ -29,7 +30,10 @@ class TrainConfig:
     out: Path | str = field(default_factory=default_run_dir)
     epochs: int = 18
     batch_size: int = 64
-    precision: str = "float32"  # or "bfloat16": mixed precision, faster on AMX/AVX512-BF16 CPUs
+    #: "float32", "bfloat16" (mixed precision: float32 weights, bfloat16 arithmetic) or "auto":
+    #: bfloat16 where it runs natively (CPUs with AMX or AVX512-BF16, accelerators), float32
+    #: elsewhere; a resumed run keeps the precision it started with.
+    precision: str = "auto"
     input_size: int = 64  # FER2013's 48-pixel faces upscaled; UTKFace's chips keep more detail
     width: float = 0.5  # multiplier on VGG16's filter counts
     color: str = "gray"
@@ -95,8 +99,10 @@ class TrainConfig:
             raise ValueError(
                 f"epochs and batch_size must be positive, got {self.epochs} and {self.batch_size}."
             )
-        if self.precision not in ("float32", "bfloat16"):
-            raise ValueError(f"precision must be float32 or bfloat16, got {self.precision!r}.")
+        if self.precision not in ("auto", "float32", "bfloat16"):
+            raise ValueError(
+                f"precision must be auto, float32 or bfloat16, got {self.precision!r}."
+            )
         if self.time_budget is not None and self.time_budget <= 0:
             raise ValueError(f"time_budget must be positive minutes, got {self.time_budget}.")
         for name in ("camera_augment", "random_erasing", "background_augment"):
@@ -165,9 +171,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     option("--batch-size", type=int)
     option(
         "--precision",
-        choices=("float32", "bfloat16"),
+        choices=("auto", "float32", "bfloat16"),
         help="bfloat16: mixed precision (float32 weights and outputs), faster on CPUs with "
-        "AMX or AVX512-BF16 and on accelerators; the export is float32 either way "
+        "AMX or AVX512-BF16 and on accelerators; auto: bfloat16 where it runs natively, "
+        "float32 elsewhere, and a resumed run's own; the export is float32 either way "
         "(default: %(default)s)",
     )
     option("--input-size", type=int)

@@ -13,7 +13,14 @@ import pytest
 from django.core.management import call_command
 
 from ml.runs import run_status
-from ml.train import TrainConfig, add_arguments, config_from_options, main, train
+from ml.train import (
+    TrainConfig,
+    add_arguments,
+    config_from_options,
+    main,
+    resolve_precision,
+    train,
+)
 from tests.ml.fake_faces import make_fer_folder, make_utkface_folder, utkface_names
 
 #: The tiny run: 12 FER + 12 UTKFace faces (some held back), batch 16, so 2 steps per epoch.
@@ -24,6 +31,7 @@ TINY = {
     "width": 0.0625,
     "calibration_size": 8,
     "progress": False,
+    "precision": "float32",  # the same arithmetic on every machine; "auto" is tested below
 }
 
 
@@ -276,6 +284,19 @@ def test_the_bfloat16_warning_comes_only_where_the_cpu_has_no_bfloat16_unit(monk
     assert "amx_bf16 or avx512_bf16" in caplog.text
 
 
+def test_auto_precision_is_bfloat16_where_it_runs_natively_and_a_resumed_run_keeps_its_own(
+    monkeypatch,
+):
+    monkeypatch.setattr("ml.train.bfloat16_cpu_flags", lambda: [])
+    assert resolve_precision() == "float32"  # emulated bfloat16 would be slower
+    monkeypatch.setattr("ml.train.bfloat16_cpu_flags", lambda: ["avx512_bf16"])
+    assert resolve_precision() == "bfloat16"
+    assert resolve_precision({"config": {"precision": "float32"}}) == "float32"
+    assert resolve_precision({"config": {}}) == "bfloat16"
+    with pytest.raises(ValueError, match="precision must be auto, float32 or bfloat16"):
+        TrainConfig(fer=Path("unused"), precision="float16")
+
+
 def test_resuming_with_another_number_of_emotion_classes_is_refused(first_run, datasets):
     config, _, _ = first_run
     fer, utk = datasets
@@ -434,4 +455,6 @@ def test_manage_py_train_model_trains_and_exports(datasets, tmp_path):
     )
 
     assert (out / "export" / "metadata.json").is_file()
-    assert (out / "report" / "metrics.json").is_file()
+    metrics = json.loads((out / "report" / "metrics.json").read_text())
+    # The default precision, auto, is recorded as what it stood for on this machine.
+    assert metrics["training"]["config"]["precision"] == resolve_precision()
