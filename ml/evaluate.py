@@ -17,6 +17,7 @@ from typing import Any
 
 from ml.evaluation import FER_SPLITS, UTKFACE_SPLITS, evaluate
 from ml.evaluation_report import format_markdown, format_report
+from ml.live import LIVE_BACKGROUNDS
 from ml.runtime import DEFAULT_THREADS, RUNTIMES
 
 
@@ -71,6 +72,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="face detector of the live path (default: %(default)s, as the site's FACE_DETECTOR)",
     )
     parser.add_argument(
+        "--live-background",
+        choices=LIVE_BACKGROUNDS,
+        default="room",
+        help="what the live frames show around each dataset image: a synthetic room, or the "
+        "image's own edge replicated outwards, as the direct-crop figures assume past it "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
         "--detector-max-side",
         type=int,
         default=320,
@@ -104,6 +113,7 @@ def run(options: dict[str, Any]) -> tuple[dict[str, Any], str]:
         live=bool(options.get("live")),
         detector=options.get("detector") or "auto",
         detector_max_side=options.get("detector_max_side") or 320,
+        live_background=options.get("live_background") or "room",
     )
     if options.get("json"):
         path = Path(options["json"])

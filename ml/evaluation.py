@@ -20,6 +20,7 @@ from ml.datasets.utkface import DEFAULT_VAL_FRACTION
 from ml.ensemble import load_ensemble
 from ml.export import OUTPUT_NAMES, empty_outputs, load_metadata
 from ml.labels import MOODS
+from ml.live import LIVE_BACKGROUNDS
 from ml.metrics import decades, evaluate_predictions, gender_accuracy
 from ml.preprocessing import Preprocessing, to_model_input
 from ml.runtime import DEFAULT_THREADS, ModelRunner, load_runner
@@ -205,12 +206,14 @@ def evaluate(
     live: bool = False,
     detector: str = "auto",
     detector_max_side: int = 320,
+    live_background: str = "room",
 ) -> dict[str, Any]:
     """Evaluate an export; returns {"model", "runtime", "fer": {...}, "utkface": {...}}.
 
     ``live``: also run every evaluated face through the live path (``ml.live``: composed into
-    camera frames, analyzed by an ``Analyzer`` with ``detector``); adds ``live.fer`` and
-    ``live.utkface`` (recall.<size>, found.<metrics>, all.<metrics>).
+    camera frames, analyzed by an ``Analyzer`` with ``detector``; around each image a room, or
+    its own replicated edge with ``live_background="edge"``); adds ``live.fer`` and
+    ``live.utkface`` (recall.<size>, by_size.<size>.<metrics>, found.<metrics>, all.<metrics>).
 
     ``mirror``: average each face with its mirror image; None does what serving does (the
     export's ``mirror_average``). ``shift`` > 0 also averages each face with four copies
@@ -229,6 +232,10 @@ def evaluate(
     """
     if fer is None and utkface is None:
         raise ValueError("Nothing to evaluate: give a FER2013 folder, a UTKFace folder or both.")
+    if live_background not in LIVE_BACKGROUNDS:
+        raise ValueError(
+            f"live_background must be one of {LIVE_BACKGROUNDS}, got {live_background!r}."
+        )
     folders = [model_dir] if isinstance(model_dir, (str, Path)) else list(model_dir)
     if len(folders) > 1:
         if live:
@@ -294,6 +301,7 @@ def evaluate(
             threads=threads,
             detector=detector,
             detector_max_side=detector_max_side,
+            fill=live_background,
             show_progress=show_progress,
         )
     return results
@@ -310,6 +318,7 @@ def _evaluate_live(
     threads: int,
     detector: str,
     detector_max_side: int,
+    fill: str,
     show_progress: bool,
 ) -> dict[str, Any]:
     """The ``live`` results: the same faces, from their source images, through ``Analyzer``."""
@@ -324,7 +333,10 @@ def _evaluate_live(
         threads=threads,
         detector_max_side=detector_max_side,
     )
-    result: dict[str, Any] = {"detector": analyzer.detector.name, **live.live_summary()}
+    result: dict[str, Any] = {
+        "detector": analyzer.detector.name,
+        **live.live_summary(fill=fill),
+    }
     sources: dict[str, dict[str, Path]] = {}
     if "fer" in faces:
         root = Path(fer) / ("test" if fer_split == "test" else "train")
@@ -336,6 +348,8 @@ def _evaluate_live(
     metrics = {"fer": live.fer_live_metrics, "utkface": live.utkface_live_metrics}
     for name, face_set in faces.items():
         paths = [sources[name][file_name] for file_name in face_set.names]
-        found = live.analyze_live(analyzer, live.source_images(paths), show_progress=show_progress)
+        found = live.analyze_live(
+            analyzer, live.source_images(paths), fill=fill, show_progress=show_progress
+        )
         result[name] = metrics[name](face_set, found)
     return result

@@ -111,10 +111,13 @@ def _live_table(live: dict[str, Any]) -> Table:
                 )
             )
     width, height = live["frame"]
+    # Frames around replicated image edges are a diagnosis, named so they are not taken for
+    # the room frames; reports written before the option had room frames.
+    where = live["detector"] + (", edge background" if live.get("background") == "edge" else "")
     return Table(
-        f"Live path ({live['detector']}, {width}x{height} frames)",
+        f"Live path ({where}, {width}x{height} frames)",
         (
-            f"live path ({live['detector']})",
+            f"live path ({where})",
             f"faces found ({sizes})",
             "mood accuracy",
             "macro-F1 or age MAE",

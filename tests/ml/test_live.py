@@ -6,6 +6,7 @@ import json
 
 import cv2
 import numpy as np
+import pytest
 
 from ml.evaluate import main
 from ml.live import LIVE_FRAME, LIVE_SIZES, compose_frame
@@ -38,6 +39,40 @@ def test_a_composed_frame_holds_the_face_where_it_says(astronaut_bgr):
     assert place == (x, y, w, h) and np.array_equal(again, frame)  # deterministic
 
 
+def test_an_edge_frame_holds_the_same_face_in_the_same_place_amid_its_replicated_edge(
+    astronaut_bgr,
+):
+    room, placed = compose_frame(astronaut_bgr, 160, seed=3)
+    edge, (x, y, w, h) = compose_frame(astronaut_bgr, 160, seed=3, fill="edge")
+
+    assert edge.shape == room.shape and (x, y, w, h) == placed
+    scaled = cv2.resize(astronaut_bgr, (160, 160), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(edge[y : y + h, x : x + w], scaled)  # no feathering: the image itself
+    # Left of the image, each row repeats its first column; above it, each column its first row.
+    np.testing.assert_array_equal(edge[y : y + h, :x], np.repeat(scaled[:, :1], x, axis=1))
+    np.testing.assert_array_equal(edge[:y, x : x + w], np.repeat(scaled[:1], y, axis=0))
+    assert edge[0, 0].tolist() == scaled[0, 0].tolist()  # corners take the image's corner
+    with pytest.raises(ValueError, match="fill must be one of"):
+        compose_frame(astronaut_bgr, 160, seed=3, fill="mirror")
+
+
+def test_the_live_mode_says_which_background_its_frames_had(
+    tiny_model_dir, astronaut_bgr, tmp_path
+):
+    _, utk = astronaut_folders(tmp_path, astronaut_bgr)
+    out, card = tmp_path / "eval.json", tmp_path / "card.md"
+    args = ["--model", str(tiny_model_dir), "--utkface", str(utk), "--live"]
+    args += ["--detector", "retinaface-mobilenet", "--json", str(out), "--markdown", str(card)]
+
+    assert main([*args, "--live-background", "edge"]) == 0
+
+    live = json.loads(out.read_text())["live"]
+    assert live["background"] == "edge"
+    assert all(r == 1.0 for r in live["utkface"]["recall"].values()), live["utkface"]["recall"]
+    assert live["utkface"]["all"]["n"] == 2 * len(LIVE_SIZES)
+    assert "live path (retinaface-mobilenet, edge background)" in card.read_text()
+
+
 def test_the_live_mode_writes_its_keys_beside_the_direct_crop_figures(
     tiny_model_dir, astronaut_bgr, tmp_path
 ):
@@ -65,7 +100,7 @@ def test_the_live_mode_writes_its_keys_beside_the_direct_crop_figures(
     results = json.loads(out.read_text())
     live = results["live"]
     assert live["detector"] == "retinaface-mobilenet"
-    assert live["sizes"] == LIVE_SIZES
+    assert live["sizes"] == LIVE_SIZES and live["background"] == "room"
     for dataset in ("fer", "utkface"):
         assert set(live[dataset]["recall"]) == set(LIVE_SIZES)
         assert all(r == 1.0 for r in live[dataset]["recall"].values()), live[dataset]["recall"]
