@@ -250,7 +250,7 @@ def test_a_bfloat16_run_trains_in_mixed_precision_and_exports_a_float32_model(
 
     fer, utk = datasets
     config = TrainConfig(
-        fer=fer, utkface=utk, out=tmp_path / "bf16", epochs=1, precision="bfloat16", **TINY
+        **{**TINY, "precision": "bfloat16"}, fer=fer, utkface=utk, out=tmp_path / "bf16", epochs=1
     )
     monkeypatch.setattr("ml.train.bfloat16_cpu_flags", lambda: [])  # no AMX, no AVX512-BF16
 
