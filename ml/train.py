@@ -231,7 +231,7 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
         saved = read_json(checkpoints / "state.json") if config.resume else None
         config = replace(config, precision=resolve_precision(saved))
         say(f"precision: {config.precision} (auto)")
-    elif config.precision == "bfloat16":
+    if config.precision == "bfloat16":
         _warn_if_bfloat16_is_emulated()
     train_set, val_set, counts = load_data(config, params)
     say(f"data: {len(train_set)} training faces, {len(val_set)} validation faces")
