@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -109,20 +110,9 @@ def test_the_checkpoint_keeps_the_optimizer_after_two_steps(first_run):
 
 
 @pytest.mark.slow  # trains with TensorFlow
-def test_resume_continues_from_the_checkpoint_at_the_next_epoch(first_run, datasets):
+def test_resume_continues_from_the_checkpoint_at_the_next_epoch(first_run):
     config, _, _ = first_run
-    fer, utk = datasets
-    resumed = TrainConfig(
-        fer=fer,
-        utkface=utk,
-        out=config.out,
-        epochs=2,
-        val_fraction=0.25,
-        heldout_fraction=0.25,
-        resume=True,
-        int8=False,
-        **TINY,
-    )
+    resumed = replace(config, epochs=2, resume=True, int8=False)
     lines: list[str] = []
 
     result = train(resumed, echo=lines.append)
@@ -297,24 +287,13 @@ def test_auto_precision_is_bfloat16_where_it_runs_natively_and_a_resumed_run_kee
         TrainConfig(fer=Path("unused"), precision="float16")
 
 
-def test_resuming_with_another_number_of_emotion_classes_is_refused(first_run, datasets):
+def test_resuming_with_another_number_of_emotion_classes_is_refused(first_run):
     config, _, _ = first_run
-    fer, utk = datasets
-    seven = TrainConfig(
-        fer=fer,
-        utkface=utk,
-        out=config.out,
-        epochs=2,
-        val_fraction=0.25,
-        heldout_fraction=0.25,
-        resume=True,
-        emotion_classes=7,
-        **TINY,
-    )
+    seven = replace(config, epochs=2, resume=True, emotion_classes=7)
 
     with pytest.raises(ValueError, match="emotion_classes=4"):
         train(seven, echo=lambda line: None)
-    mixed = TrainConfig(**{**seven.to_dict(), "emotion_classes": 4, "precision": "bfloat16"})
+    mixed = replace(seven, emotion_classes=4, precision="bfloat16")
     with pytest.raises(ValueError, match="precision='float32'"):
         train(mixed, echo=lambda line: None)
 
@@ -344,12 +323,9 @@ def test_the_plateau_schedule_cuts_the_rate_after_patience_epochs_without_a_bett
 
 
 @pytest.mark.slow  # trains with TensorFlow
-def test_resume_refuses_a_checkpoint_made_with_other_preprocessing(first_run, datasets):
+def test_resume_refuses_a_checkpoint_made_with_other_preprocessing(first_run):
     config, _, _ = first_run
-    fer, utk = datasets
-    other = TrainConfig(
-        fer=fer, utkface=utk, out=config.out, epochs=3, resume=True, **{**TINY, "input_size": 40}
-    )
+    other = replace(config, epochs=3, resume=True, input_size=40)
 
     with pytest.raises(ValueError, match="input_size"):
         train(other, echo=lambda line: None)
