@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -10,6 +11,7 @@ import numpy as np
 
 from ml.augment import Augmentation
 from ml.datasets import FaceSet
+from ml.labels import HEADS
 from ml.preprocessing import Preprocessing, to_model_input
 from ml.soft_targets import Teacher, blend_targets
 
@@ -35,8 +37,8 @@ class FaceBatches(keras.utils.PyDataset):
 
     ``expression`` gives seven-class emotion targets (see ``targets``); ``teacher`` (soft
     targets, one row per face) blends an ensemble's estimates into the targets with
-    ``teacher_weight``, and with ``teacher_fills`` stands in for the labels a face lacks
-    (``ml.soft_targets.blend_targets``).
+    ``teacher_weight`` for the heads in ``teacher_heads``, and with ``teacher_fills`` stands in
+    for the labels a face lacks (``ml.soft_targets.blend_targets``).
 
     The order of epoch ``e`` is a permutation drawn from ``(seed, e)`` and the augmentation of
     batch ``i`` from ``(seed, e, i)``, so a run is reproducible, batches may be fetched in any
@@ -56,6 +58,7 @@ class FaceBatches(keras.utils.PyDataset):
         teacher: Teacher | None = None,
         teacher_weight: float = 0.5,
         teacher_fills: bool = False,
+        teacher_heads: Sequence[str] = HEADS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -72,6 +75,7 @@ class FaceBatches(keras.utils.PyDataset):
         self.teacher = teacher
         self.teacher_weight = float(teacher_weight)
         self.teacher_fills = bool(teacher_fills)
+        self.teacher_heads = tuple(teacher_heads)
         self.set_epoch(epoch)
 
     def set_epoch(self, epoch: int) -> None:
@@ -92,7 +96,12 @@ class FaceBatches(keras.utils.PyDataset):
         labels = targets(self.faces, rows, expression=self.expression)
         if self.teacher is not None:
             labels = blend_targets(
-                labels, self.teacher, rows, self.teacher_weight, fill=self.teacher_fills
+                labels,
+                self.teacher,
+                rows,
+                self.teacher_weight,
+                fill=self.teacher_fills,
+                heads=self.teacher_heads,
             )
         return to_model_input(images, self.preprocessing), labels
 

@@ -28,6 +28,9 @@ AGE_BAND_NAMES: tuple[str, ...] = tuple(name for name, _, _ in AGE_BANDS)
 
 GENDERS: tuple[str, ...] = ("male", "female")
 
+#: The network's heads, by the names of their training targets.
+HEADS: tuple[str, ...] = ("emotion", "age", "gender")
+
 
 #: For each mood, the index of its FER2013 class in ``FER_CLASSES``: where the 7-way expression
 #: output's mood logits are (``ml.model.MoodReadout`` reads the mood out of them).

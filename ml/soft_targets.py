@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ml.datasets import FaceSet
-from ml.labels import MOODS
+from ml.labels import HEADS, MOODS
 from ml.preprocessing import Preprocessing
 
 logger = logging.getLogger(__name__)
@@ -171,6 +171,7 @@ def blend_targets(
     weight: float,
     *,
     fill: bool = False,
+    heads: Sequence[str] = HEADS,
 ) -> dict[str, np.ndarray]:
     """A student's targets for the faces ``rows``: ``weight`` teacher, the rest true labels.
 
@@ -183,6 +184,8 @@ def blend_targets(
         fill: where a face has no true label for a head but the teacher has an estimate
             (the mood of a UTKFace face, the age and gender of a FER2013 face), the target is
             the teacher's estimate alone, so each head learns from every training face.
+        heads: the heads (of ``HEADS``) the teacher teaches; the others keep their
+            true labels alone, as in a run without a teacher.
 
     Returns:
         emotion float32 (B, 1 + 4): the true label (-1: none), then the target distribution,
@@ -192,12 +195,15 @@ def blend_targets(
         ``fill``, a face taught by the teacher alone carries the teacher's most likely mood
         there (for the class weights) and the teacher's age and gender.
     """
+    unknown = set(heads) - set(HEADS)
+    if unknown:
+        raise ValueError(f"Expected heads among {HEADS}, got {sorted(unknown)}.")
     emotion = labels["emotion"].reshape(-1)
     labelled = emotion >= 0
     dist = np.zeros((len(emotion), len(MOODS)), np.float32)
     dist[np.flatnonzero(labelled), emotion[labelled]] = 1.0
     soft = teacher.emotion[rows]
-    known = np.isfinite(soft).all(axis=1)
+    known = np.isfinite(soft).all(axis=1) & ("emotion" in heads)
     taught = labelled & known
     dist[taught] = (1.0 - weight) * dist[taught] + weight * soft[taught]
     classes = emotion.astype(np.float32)
@@ -209,7 +215,7 @@ def blend_targets(
     for name in ("age", "gender"):
         target = labels[name].reshape(-1).astype(np.float32).copy()
         soft_values = getattr(teacher, name)[rows]
-        known = np.isfinite(soft_values)
+        known = np.isfinite(soft_values) & (name in heads)
         taught = (target >= 0) & known
         target[taught] = (1.0 - weight) * target[taught] + weight * soft_values[taught]
         if fill:

@@ -250,7 +250,8 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
     if config.distill is not None:
         teacher = read_soft_targets(config.distill).for_faces(train_set, params)
         say(
-            f"distilling {config.distill} with weight {config.distill_weight}"
+            f"distilling {config.distill} with weight {config.distill_weight} into "
+            + ", ".join(config.distill_heads)
             + ("; unlabelled heads from the ensemble alone" if config.distill_unlabelled else "")
         )
     batches = FaceBatches(
@@ -263,6 +264,7 @@ def train(config: TrainConfig, *, echo: Callable[[str], None] | None = None) -> 
         teacher=teacher,
         teacher_weight=config.distill_weight,
         teacher_fills=config.distill_unlabelled,
+        teacher_heads=config.distill_heads,
     )
 
     if config.find_lr:

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ml.labels import HEADS
 from ml.preprocessing import Preprocessing
 from ml.runs import RUNS_ENV, default_run_dir, resolve_run
 
@@ -77,6 +78,8 @@ class TrainConfig:
     #: Faces without a head's label learn it from the ensemble alone: the moods of UTKFace
     #: faces, the age and gender of FER2013 faces (cross-dataset soft pseudo-labels).
     distill_unlabelled: bool = False
+    #: The heads the ensemble teaches (of ``labels.HEADS``); the others learn their labels alone.
+    distill_heads: tuple[str, ...] = HEADS
     label_smoothing: float = 0.1  # of the emotion targets (FER2013's labels are noisy)
     age_loss_weight: float = 0.1  # age loss is in years; this brings it near the others
     gender_loss_weight: float = 1.0
@@ -123,6 +126,12 @@ class TrainConfig:
             raise ValueError(f"emotion_classes must be 4 or 7, got {self.emotion_classes}.")
         if not 0.0 <= self.distill_weight <= 1.0:
             raise ValueError(f"distill_weight must be in [0, 1], got {self.distill_weight}.")
+        self.distill_heads = tuple(self.distill_heads)
+        if not self.distill_heads or set(self.distill_heads) - set(HEADS):
+            raise ValueError(
+                f"distill_heads must be one or more of {', '.join(HEADS)}, "
+                f"got {', '.join(self.distill_heads) or 'none'}."
+            )
         if self.distill_unlabelled and self.distill is None:
             raise ValueError("distill_unlabelled needs a soft-targets file: give distill.")
         if self.distill is not None and self.emotion_classes != 4:
@@ -261,6 +270,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="faces without a head's label learn it from the ensemble alone (the moods of "
         "UTKFace faces, the age and gender of FER2013 faces)",
+    )
+    option(
+        "--distill-heads",
+        type=lambda text: tuple(name.strip() for name in text.split(",") if name.strip()),
+        metavar="HEADS",
+        help="comma-separated heads the ensemble teaches, of emotion, age and gender; the others "
+        "learn their true labels alone (default: all)",
     )
     option("--label-smoothing", type=float, help="emotion label smoothing (default: %(default)s)")
     option("--age-loss-weight", type=float)

@@ -16,6 +16,7 @@ from ml.labels import MOODS
 from ml.preprocessing import Preprocessing
 from ml.runtime import load_runner
 from ml.soft_targets import Teacher, blend_targets, read_soft_targets, write_soft_targets
+from ml.train_config import TrainConfig
 from tests.ml.fake_faces import make_fer_folder, make_utkface_folder, utkface_names
 
 PARAMS = Preprocessing(input_size=48, color="gray")
@@ -139,7 +140,6 @@ def test_filled_targets_teach_each_head_on_the_faces_without_its_label():
 
 
 def test_filling_from_the_ensemble_needs_a_soft_targets_file(tmp_path):
-    from ml.train_config import TrainConfig
 
     with pytest.raises(ValueError, match="distill_unlabelled needs a soft-targets file"):
         TrainConfig(fer=tmp_path, out=tmp_path / "run", distill_unlabelled=True)
@@ -198,7 +198,7 @@ def test_ensemble_members_must_read_faces_alike(tiny_model_dir, tmp_path):
 
 @pytest.mark.slow  # trains with TensorFlow
 def test_an_ensembles_targets_for_the_training_faces_train_a_student(tiny_model_dir, tmp_path):
-    from ml.train import TrainConfig, train
+    from ml.train import train
 
     fer = make_fer_folder(tmp_path / "fer", per_class=2, classes=MOODS)
     utk = make_utkface_folder(tmp_path / "utk", utkface_names(12), size=64)
@@ -229,6 +229,7 @@ def test_an_ensembles_targets_for_the_training_faces_train_a_student(tiny_model_
         distill=made["file"],
         distill_weight=0.5,
         distill_unlabelled=True,
+        distill_heads=("emotion", "gender"),
         calibration_size=4,
         progress=False,
     )
@@ -237,8 +238,34 @@ def test_an_ensembles_targets_for_the_training_faces_train_a_student(tiny_model_
     result = train(student, echo=lines.append)
 
     assert any(
-        line.startswith("distilling ") and "unlabelled heads from the ensemble" in line
+        line.startswith("distilling ")
+        and "into emotion, gender;" in line
+        and "unlabelled heads from the ensemble" in line
         for line in lines
     )
     assert np.isfinite(result["history"][0]["loss"])
     assert (tmp_path / "student" / "export" / "model_int8.tflite").is_file()
+
+
+def test_heads_left_out_of_the_distillation_keep_their_true_labels():
+    labels = {
+        "emotion": np.asarray([1, -1], np.int32),
+        "age": np.asarray([[30.0], [-1.0]], np.float32),
+        "gender": np.asarray([[1.0], [-1.0]], np.float32),
+    }
+    teacher = Teacher(
+        emotion=np.asarray([[0.1, 0.5, 0.2, 0.2], [0.1, 0.2, 0.6, 0.1]], np.float32),
+        age=np.asarray([40.0, 25.0], np.float32),
+        gender=np.asarray([0.6, 0.2], np.float32),
+    )
+
+    out = blend_targets(labels, teacher, np.arange(2), weight=0.5, fill=True, heads=["emotion"])
+
+    np.testing.assert_allclose(out["emotion"][0], [1, 0.05, 0.75, 0.1, 0.1])
+    np.testing.assert_allclose(out["emotion"][1], [2, 0.1, 0.2, 0.6, 0.1])  # filled
+    np.testing.assert_allclose(out["age"].ravel(), [30, -1])  # neither blended nor filled
+    np.testing.assert_allclose(out["gender"].ravel(), [1, -1])
+    with pytest.raises(ValueError, match="heads among"):
+        blend_targets(labels, teacher, np.arange(2), weight=0.5, heads=["mood"])
+    with pytest.raises(ValueError, match="distill_heads must be one or more of"):
+        TrainConfig(fer=Path("unused"), distill_heads=("emotion", "mood"))
