@@ -140,7 +140,6 @@ def test_filled_targets_teach_each_head_on_the_faces_without_its_label():
 
 
 def test_filling_from_the_ensemble_needs_a_soft_targets_file(tmp_path):
-
     with pytest.raises(ValueError, match="distill_unlabelled needs a soft-targets file"):
         TrainConfig(fer=tmp_path, out=tmp_path / "run", distill_unlabelled=True)
 
