@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -30,6 +32,11 @@ CSV_NAMES: tuple[str, ...] = ("fer2013.csv", "fer2013.csv.gz")
 IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png")
 #: By default only the classes that map to a mood are loaded.
 MOOD_CLASSES: tuple[str, ...] = tuple(name for name in FER_CLASSES if name in FER_TO_MOOD)
+#: FER2013 images that are no photograph of a human face (the "image deleted" placeholder,
+#: text, symbols, drawings), reviewed by eye: one line each, the SHA-256 of the file's bytes
+#: in the Kaggle folder layout, its path there and what it shows. Byte-identical copies share
+#: the hash and are skipped with it.
+NOT_FACES_FILE = Path(__file__).with_name("fer2013_not_faces.tsv")
 
 
 def load_fer(
@@ -42,6 +49,7 @@ def load_fer(
     limit: int | None = None,
     cache_dir: str | Path | None = None,
     show_progress: bool = True,
+    not_faces: Collection[str] | None = None,
 ) -> FaceSet:
     """Load one part of FER2013 as face crops.
 
@@ -57,11 +65,14 @@ def load_fer(
         limit: load at most this many images, evenly spread over the sorted list.
         cache_dir: folder for the decoded-crop cache, or None for no cache.
         show_progress: show a tqdm bar on stderr while decoding.
+        not_faces: SHA-256 hex digests of image files to skip as no face; None: the reviewed
+            list ``NOT_FACES_FILE`` (Kaggle folder layout only: a csv row has no file bytes).
 
     Returns:
         A ``FaceSet`` with emotion labels (mood, and ``expression``: the FER2013 class; age,
         gender, race are -1) and ``split`` set to the
-        original split name, or "heldout". Unreadable and blank images are skipped and counted.
+        original split name, or "heldout". Unreadable and blank images, and listed ones that show
+        no face, are skipped and counted.
     """
     common.check_fractions(heldout_fraction=heldout_fraction)
     if part not in PARTS:
@@ -78,11 +89,37 @@ def load_fer(
         )
     if (source / part).is_dir():
         return _load_folder(
-            source / part, params, part, wanted, heldout_fraction, limit, cache_dir, show_progress
+            source / part,
+            params,
+            part,
+            wanted,
+            heldout_fraction,
+            limit,
+            cache_dir,
+            show_progress,
+            read_not_faces() if not_faces is None else frozenset(not_faces),
         )
     raise DatasetError(
         f"Expected a FER2013 folder with {part}/<class>/*.jpg or a fer2013.csv(.gz), got {source}."
     )
+
+
+@cache
+def read_not_faces(path: Path = NOT_FACES_FILE) -> frozenset[str]:
+    """The SHA-256 digests listed in a not-faces file (``NOT_FACES_FILE``'s format).
+
+    Raises:
+        DatasetError: a line whose first field is not a SHA-256 hex digest.
+    """
+    digests = set()
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        digest = line.split("\t", 1)[0].strip().lower()
+        if len(digest) != 64 or set(digest) - set("0123456789abcdef"):
+            raise DatasetError(f"Expected a SHA-256 hex digest first on line {number} of {path}.")
+        digests.add(digest)
+    return frozenset(digests)
 
 
 def find_csv(source: Path) -> Path | None:
@@ -141,8 +178,11 @@ def hold_out(split: str, data: bytes, heldout_fraction: float) -> str:
 class _Collector:
     """Accumulates crops (through ``framer``) and labels while a loader walks its source."""
 
-    def __init__(self, framer: FixedFramer | DetectorFramer) -> None:
+    def __init__(
+        self, framer: FixedFramer | DetectorFramer, not_faces: Collection[str] = frozenset()
+    ) -> None:
         self.framer = framer
+        self.not_faces = not_faces
         self.emotion: list[int] = []
         self.expression: list[int] = []
         self.split: list[str] = []
@@ -152,6 +192,9 @@ class _Collector:
     def add(self, image: np.ndarray, key: bytes, fer_class: str, split: str, name: str) -> None:
         if common.is_blank(image):
             common.count(self.skipped, "blank image")
+            return
+        if self.not_faces and hashlib.sha256(key).hexdigest() in self.not_faces:
+            common.count(self.skipped, "not a face")
             return
         index = mood_index(fer_class)
         self.framer.add(image, key)
@@ -190,6 +233,7 @@ def _load_folder(
     limit: int | None,
     cache_dir: str | Path | None,
     show_progress: bool,
+    not_faces: frozenset[str],
 ) -> FaceSet:
     files: list[tuple[str, Path]] = []
     not_loaded = 0
@@ -206,14 +250,14 @@ def _load_folder(
             f"Expected images of classes {classes} in {folder}/<class>/, found none."
         )
 
-    extra = [part, classes, heldout_fraction]
+    extra = [part, classes, heldout_fraction, sorted(not_faces)]
     key = common.cache_key("fer-folder", [p for _, p in files], params, extra)
     cached = common.cache_path(Path(cache_dir), "fer", key) if cache_dir else None
     faces = common.read_cache(cached) if cached else None
     if faces is not None:
         return faces
 
-    collector = _Collector(fer_framer(params, cache_dir, f"FER2013 {part} images"))
+    collector = _Collector(fer_framer(params, cache_dir, f"FER2013 {part} images"), not_faces)
     if not_loaded:
         collector.skipped["class not loaded"] = not_loaded
     desc = f"FER2013 {part}"

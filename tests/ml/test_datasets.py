@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 
@@ -179,6 +180,46 @@ def test_fer_all_black_and_corrupt_images_are_skipped_and_counted(tmp_path):
 
     assert len(faces) == 1
     assert faces.skipped == {"blank image": 1, "unreadable image": 1}
+
+
+def test_fer_images_listed_as_no_face_are_skipped_with_their_byte_identical_copies(tmp_path):
+    root = make_fer_folder(tmp_path / "fer", per_class=1, classes=["happy", "sad"])
+    sign = np.full((48, 48), 230, np.uint8)
+    cv2.putText(sign, "?", (12, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.5, 20, 3)
+    listed = write_jpeg(root / "train" / "happy" / "Training_sign.jpg", sign)
+    (root / "train" / "sad" / "Training_copy.jpg").write_bytes(listed.read_bytes())
+    digest = hashlib.sha256(listed.read_bytes()).hexdigest()
+
+    skipping = load_fer(root, PARAMS, show_progress=False, not_faces={digest})
+    keeping = load_fer(root, PARAMS, show_progress=False, not_faces=())
+
+    assert sorted(skipping.names) == ["Training_1.jpg", "Training_4.jpg"]
+    assert skipping.skipped == {"not a face": 2}
+    assert len(keeping) == 4 and "not a face" not in keeping.skipped
+
+
+def test_the_shipped_no_face_list_names_each_fer2013_image_once_with_what_it_shows():
+    lines = [
+        line.split("\t")
+        for line in fer_module.NOT_FACES_FILE.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
+    digests = fer_module.read_not_faces()
+
+    assert len(digests) == len(lines) >= 10
+    for digest, path, shows in lines:
+        assert digest in digests
+        assert path.split("/")[0] in ("train", "test") and path.endswith(".jpg")
+        assert shows.strip()
+    assert len({path for _, path, _ in lines}) == len(lines)
+
+
+def test_a_malformed_no_face_list_is_a_dataset_error(tmp_path):
+    listing = tmp_path / "not_faces.tsv"
+    listing.write_text("# comment\nnot-a-digest\ttrain/happy/Training_1.jpg\ttext\n")
+
+    with pytest.raises(DatasetError, match="line 2"):
+        fer_module.read_not_faces(listing)
 
 
 def test_a_path_without_fer2013_data_is_a_dataset_error(tmp_path):
