@@ -213,7 +213,9 @@ def evaluate(
     ``live``: also run every evaluated face through the live path (``ml.live``: composed into
     camera frames, analyzed by an ``Analyzer`` with ``detector``; around each image a room, or
     its own replicated edge with ``live_background="edge"``); adds ``live.fer`` and
-    ``live.utkface`` (recall.<size>, by_size.<size>.<metrics>, found.<metrics>, all.<metrics>).
+    ``live.utkface`` (recall.<size>, by_size.<size>.<metrics>, found.<metrics>, all.<metrics>)
+    and, where scikit-image is installed, ``live.face_free`` (photos, rooms and all: frames,
+    with_face, rate): face-free frames in which the analyzer reported a face anyway.
 
     ``mirror``: average each face with its mirror image; None does what serving does (the
     export's ``mirror_average``). ``shift`` > 0 also averages each face with four copies
@@ -352,4 +354,10 @@ def _evaluate_live(
             analyzer, live.source_images(paths), fill=fill, show_progress=show_progress
         )
         result[name] = metrics[name](face_set, found)
+    try:
+        face_free = live.face_free_frames()
+    except ImportError as err:
+        logger.warning("No false-face count: its frames need scikit-image (%s).", err)
+    else:
+        result["face_free"] = live.count_false_faces(analyzer, face_free)
     return result

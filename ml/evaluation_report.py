@@ -110,6 +110,22 @@ def _live_table(live: dict[str, Any]) -> Table:
                     _pct(utk[scope]["gender_accuracy"]),
                 )
             )
+    face_free = live.get("face_free")
+    if face_free:
+        counts = ", ".join(
+            f"{kind} {face_free[kind]['with_face']} of {face_free[kind]['frames']}"
+            for kind in face_free
+            if kind != "all"
+        )
+        rows.append(
+            (
+                "frames with no face: a face reported",
+                f"{_pct(face_free['all']['rate'])} ({counts})",
+                "",
+                "",
+                "",
+            )
+        )
     width, height = live["frame"]
     # Frames around replicated image edges are a diagnosis, named so they are not taken for
     # the room frames; reports written before the option had room frames.

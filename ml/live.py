@@ -18,6 +18,11 @@ Reported per dataset: detection recall by size, the metrics of the found faces b
 missed face counts as a wrong mood and a wrong gender, and its age is taken as the mean age
 predicted for the found faces (a listener whose face is not found gets no estimate at all;
 this keeps MAE comparable).
+
+Finding faces has a price: a detector that finds more of them also finds faces where nobody
+is. ``face_free_frames`` are camera frames with no face in them (scikit-image's bundled sample
+photos and textures, and synthetic rooms), and ``count_false_faces`` counts the frames in which
+the analyzer reports a face anyway, so recall is never read without its false faces.
 """
 
 from __future__ import annotations
@@ -46,6 +51,33 @@ LIVE_FEATHER = 0.03
 #: What the frame shows around the pasted image: a synthetic room ("room", the default) or
 #: the image's own edge pixels replicated out to the frame's borders ("edge").
 LIVE_BACKGROUNDS: tuple[str, ...] = ("room", "edge")
+#: scikit-image's sample images (``skimage.data`` functions, shipped in its wheel) that show no
+#: face: objects, textures, text, scenes. The astronaut, the cameraman and the cat are left out.
+FACE_FREE_SAMPLES: tuple[str, ...] = (
+    "brick",
+    "checkerboard",
+    "clock",
+    "coffee",
+    "coins",
+    "colorwheel",
+    "grass",
+    "gravel",
+    "horse",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "logo",
+    "microaneurysms",
+    "moon",
+    "page",
+    "retina",
+    "rocket",
+    "stereo_motorcycle",
+    "text",
+)
+#: Frames made of each sample image: the whole image, then crops of 30-100 % of its sides.
+FACE_FREE_VIEWS = 9
+#: Synthetic rooms (``background``) among the face-free frames.
+FACE_FREE_ROOMS = 100
 
 
 def background(seed: int, size: tuple[int, int] = LIVE_FRAME) -> np.ndarray:
@@ -129,11 +161,76 @@ def analyze_live(
         jobs, desc="live frames", unit="frame", disable=not show_progress, leave=False
     ):
         frame, placed = compose_frame(images[index], side, seed=index * 7919 + side, fill=fill)
-        ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, LIVE_JPEG_QUALITY])
-        if not ok:
-            raise ValueError(f"Could not encode a composed {name} frame as JPEG.")
-        found[name].append(_found(analyzer.analyze(jpeg.tobytes()).faces, placed))
+        found[name].append(_found(analyzer.analyze(encode_jpeg(frame)).faces, placed))
     return found
+
+
+def encode_jpeg(frame: np.ndarray, quality: int = LIVE_JPEG_QUALITY) -> bytes:
+    """JPEG bytes of a BGR frame, by default at the quality the page sends."""
+    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"Could not encode a {frame.shape} frame as JPEG.")
+    return jpeg.tobytes()
+
+
+def _sample_image(name: str) -> np.ndarray:
+    """scikit-image's sample image ``name`` as BGR uint8 (grey, boolean, float and RGBA ones
+    converted)."""
+    from skimage import data, util
+
+    image = getattr(data, name)()
+    if isinstance(image, tuple):  # stereo pairs: the left view
+        image = image[0]
+    image = util.img_as_ubyte(image)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_RGBA2BGR)
+    return cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+
+
+def face_free_frames(
+    samples: Sequence[str] = FACE_FREE_SAMPLES,
+    views: int = FACE_FREE_VIEWS,
+    rooms: int = FACE_FREE_ROOMS,
+    size: tuple[int, int] = LIVE_FRAME,
+) -> dict[str, list[np.ndarray]]:
+    """Camera-sized BGR frames with no face in them: ``views`` of each sample image (the
+    whole, then seeded crops of 30-100 % of its sides, each stretched to ``size``) as "photos",
+    and ``rooms`` synthetic rooms (``background``) as "rooms".
+
+    Raises:
+        ImportError: scikit-image (a test requirement) is not installed.
+    """
+    rng = np.random.default_rng(0)
+    photos = []
+    for name in samples:
+        image = _sample_image(name)
+        height, width = image.shape[:2]
+        photos.append(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+        for _ in range(views - 1):
+            scale = rng.uniform(0.3, 1.0)
+            h, w = max(16, int(height * scale)), max(16, int(width * scale))
+            y, x = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))
+            photos.append(cv2.resize(image[y : y + h, x : x + w], size))
+    return {"photos": photos, "rooms": [background(seed, size) for seed in range(rooms)]}
+
+
+def count_false_faces(analyzer, frames: dict[str, list[np.ndarray]]) -> dict[str, Any]:
+    """Per kind of face-free frame and over all: how many frames ``analyzer`` reported at
+    least one face in (``with_face``), of how many, and the share (``rate``)."""
+    result: dict[str, Any] = {}
+    for kind, kind_frames in frames.items():
+        hits = sum(bool(analyzer.analyze(encode_jpeg(frame)).faces) for frame in kind_frames)
+        result[kind] = {"frames": len(kind_frames), "with_face": hits}
+    total = sum(entry["frames"] for entry in result.values())
+    result["all"] = {
+        "frames": total,
+        "with_face": sum(entry["with_face"] for entry in result.values()),
+    }
+    for entry in result.values():
+        entry["rate"] = entry["with_face"] / entry["frames"] if entry["frames"] else None
+    return result
 
 
 def _outputs(found: list[FaceAnalysis | None]) -> tuple[np.ndarray, dict[str, np.ndarray]]:

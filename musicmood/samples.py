@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from ml.labels import MOODS
-from ml.live import LIVE_JPEG_QUALITY
+from ml.live import encode_jpeg as encode_jpeg  # re-exported: the samples' JPEG encoder
 
 if TYPE_CHECKING:
     import keras
@@ -58,14 +58,6 @@ def two_face_frame(width: int = 640, height: int = 480) -> np.ndarray:
     frame[y0 : y0 + side, :side] = head
     frame[y0 : y0 + side, side : 2 * side] = head
     return frame
-
-
-def encode_jpeg(frame: np.ndarray, quality: int = LIVE_JPEG_QUALITY) -> bytes:
-    """JPEG bytes of a BGR frame, by default at the quality the page sends."""
-    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise RuntimeError("OpenCV could not encode a JPEG.")
-    return jpeg.tobytes()
 
 
 def tiny_model() -> keras.Model:

@@ -9,7 +9,18 @@ import numpy as np
 import pytest
 
 from ml.evaluate import main
-from ml.live import LIVE_FRAME, LIVE_SIZES, compose_frame
+from ml.inference import Analyzer
+from ml.live import (
+    FACE_FREE_ROOMS,
+    FACE_FREE_SAMPLES,
+    FACE_FREE_VIEWS,
+    LIVE_FRAME,
+    LIVE_SIZES,
+    compose_frame,
+    count_false_faces,
+    face_free_frames,
+)
+from musicmood import samples
 
 
 def astronaut_folders(tmp_path, astronaut_bgr):
@@ -116,3 +127,34 @@ def test_the_live_mode_writes_its_keys_beside_the_direct_crop_figures(
         assert live["utkface"]["by_size"][name]["age_mae"] >= 0
     assert 0.0 <= live["utkface"]["all"]["gender_accuracy"] <= 1.0
     assert "live path (retinaface-mobilenet)" in card.read_text()
+    face_free = live["face_free"]
+    assert face_free["photos"]["frames"] == len(FACE_FREE_SAMPLES) * FACE_FREE_VIEWS
+    assert face_free["rooms"]["frames"] == FACE_FREE_ROOMS
+    assert face_free["all"]["frames"] == face_free["photos"]["frames"] + FACE_FREE_ROOMS
+    assert 0.0 <= face_free["all"]["rate"] <= 1.0
+    assert "frames with no face: a face reported" in card.read_text()
+
+
+def test_face_free_frames_are_camera_sized_and_the_same_on_every_call():
+    frames = face_free_frames(samples=("coins", "logo", "horse"), views=3, rooms=2)
+
+    assert [len(frames["photos"]), len(frames["rooms"])] == [3 * 3, 2]
+    for frame in frames["photos"] + frames["rooms"]:
+        assert frame.shape == (LIVE_FRAME[1], LIVE_FRAME[0], 3) and frame.dtype == np.uint8
+        assert frame.std() > 5  # a picture, not a flat fill
+    again = face_free_frames(samples=("coins", "logo", "horse"), views=3, rooms=2)
+    assert all(np.array_equal(a, b) for a, b in zip(frames["photos"], again["photos"], strict=True))
+
+
+def test_false_faces_count_the_frames_where_the_analyzer_reports_a_face(
+    tiny_model_dir,
+):
+    analyzer = Analyzer.load(tiny_model_dir, detector="retinaface-mobilenet", threads=1)
+    astronaut = samples.astronaut_frame()
+    grey = np.full_like(astronaut, 128)
+
+    counts = count_false_faces(analyzer, {"photos": [astronaut, grey], "rooms": [grey, grey, grey]})
+
+    assert counts["photos"] == {"frames": 2, "with_face": 1, "rate": 0.5}
+    assert counts["rooms"] == {"frames": 3, "with_face": 0, "rate": 0.0}
+    assert counts["all"] == {"frames": 5, "with_face": 1, "rate": 0.2}
