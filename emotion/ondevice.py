@@ -171,6 +171,7 @@ def ondevice_parameters() -> dict[str, Any]:
             "version": file_version(detector_onnx_path()),
             "max_side": int(settings.FACE_DETECTION_MAX_SIDE),
             "retry_side": mobilenet.RETRY_SIDE,
+            "retry_face_sides": list(mobilenet.RETRY_FACE_SIDES),
             "score_threshold": mobilenet.SCORE_THRESHOLD,
             "nms_iou": mobilenet.NMS_IOU,
             "top_candidates": mobilenet.TOP_CANDIDATES,

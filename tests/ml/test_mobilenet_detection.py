@@ -134,6 +134,26 @@ def test_a_far_face_missed_at_320_px_is_found_by_the_upscaled_retry(mobilenet, a
     assert 0.4 * side < fw <= side
 
 
+@pytest.mark.parametrize("picture", ["text", "gravel", "moon"])
+def test_the_second_look_keeps_no_texture_faces_too_big_or_too_small_for_it(mobilenet, picture):
+    import cv2
+
+    from ml import live
+
+    frame = live.face_free_frames(samples=(picture,), views=1, rooms=0)["photos"][0]
+    frame = cv2.imdecode(np.frombuffer(live.encode_jpeg(frame), np.uint8), cv2.IMREAD_COLOR)
+    unfiltered = RetinaFaceMobileNetDetector(retry_face_sides=(0.0, 1.0))
+
+    assert unfiltered.detect(frame), f"the upscaled copy of {picture} no longer shows a face"
+    assert mobilenet.detect(frame) == []
+
+
+def test_the_second_look_needs_a_size_window_inside_the_frame():
+    for sides in ((0.4, 0.2), (-0.1, 0.5), (0.1, 1.5)):
+        with pytest.raises(ValueError, match="retry_face_sides"):
+            RetinaFaceMobileNetDetector(retry_face_sides=sides)
+
+
 def test_a_full_size_pass_is_the_only_pass():
     full = RetinaFaceMobileNetDetector(max_side=0)
     passes = []

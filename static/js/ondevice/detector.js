@@ -145,7 +145,12 @@ export async function detectFaces(frame, config, run) {
   const longest = Math.max(frame.width, frame.height);
   const first = config.max_side <= 0 ? longest : Math.min(longest, config.max_side);
   if (!faces.length && config.max_side > 0 && config.retry_side > first) {
-    faces = await look(config.retry_side, true);
+    // The second look is for small faces: keep those within retry_face_sides of the frame.
+    const [least, most] = config.retry_face_sides.map((share) => share * longest);
+    faces = (await look(config.retry_side, true)).filter((face) => {
+      const side = Math.max(face.box[2], face.box[3]);
+      return least <= side && side <= most;
+    });
   }
   return faces;
 }
