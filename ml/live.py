@@ -173,7 +173,7 @@ def encode_jpeg(frame: np.ndarray, quality: int = LIVE_JPEG_QUALITY) -> bytes:
     return jpeg.tobytes()
 
 
-def _sample_image(name: str) -> np.ndarray:
+def sample_picture(name: str) -> np.ndarray:
     """scikit-image's sample image ``name`` as BGR uint8 (grey, boolean, float and RGBA ones
     converted)."""
     from skimage import data, util
@@ -205,7 +205,7 @@ def face_free_frames(
     rng = np.random.default_rng(0)
     photos = []
     for name in samples:
-        image = _sample_image(name)
+        image = sample_picture(name)
         height, width = image.shape[:2]
         photos.append(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
         for _ in range(views - 1):

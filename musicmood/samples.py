@@ -15,6 +15,7 @@ import numpy as np
 
 from ml.labels import MOODS
 from ml.live import encode_jpeg as encode_jpeg  # re-exported: the samples' JPEG encoder
+from ml.live import sample_picture
 
 if TYPE_CHECKING:
     import keras
@@ -31,9 +32,7 @@ ASTRONAUT_HEAD = (10, 80, 360)
 
 def astronaut_image() -> np.ndarray:
     """scikit-image's astronaut photo (one clear frontal face), as BGR uint8 (512, 512, 3)."""
-    from skimage import data
-
-    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    return sample_picture("astronaut")
 
 
 def astronaut_frame(width: int = 640, height: int = 480) -> np.ndarray:
