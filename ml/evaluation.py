@@ -137,7 +137,7 @@ def evaluate_fer(
     faces = faces.subset(np.flatnonzero(keep))
     out = predict_faces(runner.predict, faces, params)
     result = _emotion_metrics(faces, out)
-    result["faces"] = faces  # taken out by ``evaluate`` for the live path
+    result["faces"], result["outputs"] = faces, out  # taken out by ``evaluate`` for the live path
     splits = sorted(set(faces.split.tolist()))
     if len(splits) > 1:
         result["splits"] = {}
@@ -178,7 +178,7 @@ def evaluate_utkface(
     out = predict_faces(runner.predict, faces, params)
     result = _demographic_metrics(faces, out)
     result["split"] = split
-    result["faces"] = faces  # taken out by ``evaluate`` for the live path
+    result["faces"], result["outputs"] = faces, out  # taken out by ``evaluate`` for the live path
     result["by_race"] = {}
     for race in range(len(UTKFACE_RACES)):
         index = np.flatnonzero(faces.race == race)
@@ -291,11 +291,14 @@ def evaluate(
             cache_dir=cache_dir,
             show_progress=show_progress,
         )
-    faces = {name: results[name].pop("faces") for name in ("fer", "utkface") if name in results}
+    evaluated = [name for name in ("fer", "utkface") if name in results]
+    faces = {name: results[name].pop("faces") for name in evaluated}
+    crops = {name: results[name].pop("outputs") for name in evaluated}
     if live:
         results["live"] = _evaluate_live(
             model_dir,
             faces,
+            crops,
             fer=fer,
             fer_split=fer_split,
             utkface=utkface,
@@ -312,6 +315,7 @@ def evaluate(
 def _evaluate_live(
     model_dir: str | Path,
     faces: dict[str, FaceSet],
+    crops: dict[str, dict[str, np.ndarray]],
     *,
     fer: str | Path | None,
     fer_split: str,
@@ -323,7 +327,8 @@ def _evaluate_live(
     fill: str,
     show_progress: bool,
 ) -> dict[str, Any]:
-    """The ``live`` results: the same faces, from their source images, through ``Analyzer``."""
+    """The ``live`` results: the same faces, from their source images, through ``Analyzer``,
+    beside what the model said of their direct crops (``crops``, its outputs by dataset)."""
     from ml import live
     from ml.datasets.utkface import list_utkface
     from ml.inference import Analyzer
@@ -353,7 +358,7 @@ def _evaluate_live(
         found = live.analyze_live(
             analyzer, live.source_images(paths), fill=fill, show_progress=show_progress
         )
-        result[name] = metrics[name](face_set, found)
+        result[name] = metrics[name](face_set, found, crops[name])
     try:
         face_free = live.face_free_frames()
     except ImportError as err:

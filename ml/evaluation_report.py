@@ -7,6 +7,7 @@ same thing in the same words.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +85,58 @@ def _utkface_tables(utk: dict[str, Any]) -> list[Table]:
     return [summary, races, decades]
 
 
+def _points(value: float) -> str:
+    return f"{100 * value:+.1f}"
+
+
+def _years(value: float) -> str:
+    return f"{value:+.2f}"
+
+
+def _gap_cell(gap: dict[str, float] | None, fmt: Callable[[float], str], unit: str) -> str:
+    """``live minus crops`` and its two causes, e.g. "-1.2 points (found -0.4, missed -0.8)"."""
+    if not gap:
+        return ""
+    return (
+        f"{fmt(gap['total'])} {unit} (found {fmt(gap['found_faces'])}, "
+        f"missed {fmt(gap['missed_faces'])})"
+    )
+
+
+def _gap_rows(live: dict[str, Any]) -> list[tuple[str, ...]]:
+    """The crops' figures on the faces the live path found, and live minus crops over all
+    frames split into what the found faces lose and what the missed ones cost."""
+    fer, utk = live.get("fer") or {}, live.get("utkface") or {}
+    if "gap" not in fer and "gap" not in utk:
+        return []
+    rows = []
+    if "gap" in fer:
+        crops = _pct(fer["found"]["crops_accuracy"])
+        rows.append(("FER2013 found, their crops", "", crops, "", ""))
+    if "gap" in utk:
+        found = utk["found"]
+        rows.append(
+            (
+                "UTKFace found, their crops",
+                "",
+                "",
+                f"MAE {_fmt(found['crops_age_mae'], 2)}",
+                _pct(found["crops_gender_accuracy"]),
+            )
+        )
+    fer_gap, utk_gap = fer.get("gap", {}), utk.get("gap", {})
+    rows.append(
+        (
+            "live minus crops, all frames",
+            "",
+            _gap_cell(fer_gap.get("accuracy"), _points, "points"),
+            _gap_cell(utk_gap.get("age_mae"), _years, "years"),
+            _gap_cell(utk_gap.get("gender_accuracy"), _points, "points"),
+        )
+    )
+    return rows
+
+
 def _live_table(live: dict[str, Any]) -> Table:
     sizes = " / ".join(f"{name} {side} px" for name, side in live["sizes"].items())
     rows = []
@@ -110,6 +163,7 @@ def _live_table(live: dict[str, Any]) -> Table:
                     _pct(utk[scope]["gender_accuracy"]),
                 )
             )
+    rows += _gap_rows(live)
     face_free = live.get("face_free")
     if face_free:
         counts = ", ".join(

@@ -8,8 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
+from ml.analysis import FaceAnalysis
+from ml.datasets.faceset import FaceSet
 from ml.evaluate import main
 from ml.inference import Analyzer
+from ml.labels import MOODS
 from ml.live import (
     FACE_FREE_ROOMS,
     FACE_FREE_SAMPLES,
@@ -19,6 +22,9 @@ from ml.live import (
     compose_frame,
     count_false_faces,
     face_free_frames,
+    fer_live_metrics,
+    gap_by_cause,
+    utkface_live_metrics,
 )
 from musicmood import samples
 
@@ -127,6 +133,21 @@ def test_the_live_mode_writes_its_keys_beside_the_direct_crop_figures(
         assert live["utkface"]["by_size"][name]["age_mae"] >= 0
     assert 0.0 <= live["utkface"]["all"]["gender_accuracy"] <= 1.0
     assert "live path (retinaface-mobilenet)" in card.read_text()
+    # Every face found: the crops of the found faces are all the crops, and nothing is missed.
+    assert live["fer"]["found"]["crops_accuracy"] == results["fer"]["accuracy"]
+    assert live["fer"]["gap"]["accuracy"] == {
+        "total": 0.0,
+        "found_faces": 0.0,
+        "missed_faces": 0.0,
+    }
+    utk_found, utk_gap = live["utkface"]["found"], live["utkface"]["gap"]
+    assert utk_found["crops_age_mae"] == pytest.approx(results["utkface"]["age_mae"])
+    assert utk_found["crops_gender_accuracy"] == results["utkface"]["gender_accuracy"]
+    assert utk_gap["age_mae"]["missed_faces"] == 0.0
+    assert utk_gap["age_mae"]["total"] == pytest.approx(
+        live["utkface"]["all"]["age_mae"] - results["utkface"]["age_mae"]
+    )
+    assert "live minus crops, all frames" in card.read_text()
     face_free = live["face_free"]
     assert face_free["photos"]["frames"] == len(FACE_FREE_SAMPLES) * FACE_FREE_VIEWS
     assert face_free["rooms"]["frames"] == FACE_FREE_ROOMS
@@ -136,13 +157,13 @@ def test_the_live_mode_writes_its_keys_beside_the_direct_crop_figures(
 
 
 def test_face_free_frames_are_camera_sized_and_the_same_on_every_call():
-    frames = face_free_frames(samples=("coins", "logo", "horse"), views=3, rooms=2)
+    frames = face_free_frames(samples=("clock", "logo", "horse"), views=3, rooms=2)
 
     assert [len(frames["photos"]), len(frames["rooms"])] == [3 * 3, 2]
     for frame in frames["photos"] + frames["rooms"]:
         assert frame.shape == (LIVE_FRAME[1], LIVE_FRAME[0], 3) and frame.dtype == np.uint8
         assert frame.std() > 5  # a picture, not a flat fill
-    again = face_free_frames(samples=("coins", "logo", "horse"), views=3, rooms=2)
+    again = face_free_frames(samples=("clock", "logo", "horse"), views=3, rooms=2)
     assert all(np.array_equal(a, b) for a, b in zip(frames["photos"], again["photos"], strict=True))
 
 
@@ -158,3 +179,69 @@ def test_false_faces_count_the_frames_where_the_analyzer_reports_a_face(
     assert counts["photos"] == {"frames": 2, "with_face": 1, "rate": 0.5}
     assert counts["rooms"] == {"frames": 3, "with_face": 0, "rate": 0.0}
     assert counts["all"] == {"frames": 5, "with_face": 1, "rate": 0.2}
+
+
+def test_the_gap_to_the_crops_splits_into_found_and_missed_faces_that_add_up():
+    live = np.array([1, 0, 0, 1, 0], float)  # frames 2 and 4 missed (scored 0)
+    crops = np.array([1, 1, 0, 1, 1], float)
+    found = np.array([True, True, False, True, False])
+
+    gap = gap_by_cause(live, crops, found)
+
+    assert gap["total"] == pytest.approx(live.mean() - crops.mean())  # -0.4
+    assert gap["found_faces"] == pytest.approx(-1 / 5)  # frame 1: right on its crop only
+    assert gap["missed_faces"] == pytest.approx(-1 / 5)  # frame 4 would have been right
+    assert gap["found_faces"] + gap["missed_faces"] == pytest.approx(gap["total"])
+
+
+def _analysis(mood: str, age: float, female: float) -> FaceAnalysis:
+    emotion = {m: 0.9 if m == mood else 0.1 / (len(MOODS) - 1) for m in MOODS}
+    return FaceAnalysis((0, 0, 10, 10), 0.9, emotion, age, "adult", female)
+
+
+def _face_set(emotion, age, gender) -> FaceSet:
+    n = len(emotion)
+    return FaceSet(
+        images=np.zeros((n, 8, 8, 1), np.uint8),
+        emotion=np.asarray(emotion, np.int32),
+        age=np.asarray(age, np.float32),
+        gender=np.asarray(gender, np.float32),
+        race=np.full(n, -1, np.int8),
+        split=np.array(["heldout"] * n),
+        names=[f"face{i}.jpg" for i in range(n)],
+    )
+
+
+def test_a_missed_face_costs_what_its_crop_would_have_read():
+    happy, sad = MOODS.index("happy"), MOODS.index("sad")
+    faces = _face_set([happy, sad], [-1, -1], [-1, -1])
+    crops = {"emotion": np.eye(len(MOODS))[[happy, sad]]}  # both crops read right
+    found = {"near": [_analysis("happy", 30, 0.5), None], "far": [_analysis("sad", 30, 0.5), None]}
+
+    result = fer_live_metrics(faces, found, crops)
+
+    # Live: the happy face read as happy near and as sad far; the sad face never found.
+    assert result["all"]["accuracy"] == 0.25
+    assert result["found"]["crops_accuracy"] == 1.0
+    assert result["gap"]["accuracy"] == pytest.approx(
+        {"total": -0.75, "found_faces": -0.25, "missed_faces": -0.5}
+    )
+
+
+def test_age_and_gender_gaps_split_alike_over_the_labelled_faces():
+    faces = _face_set([-1, -1], [20, 60], [1, 0])
+    crops = {"age": np.array([[22.0], [58.0]]), "gender": np.array([[0.9], [0.2]])}
+    found = {"near": [_analysis("happy", 30, 0.8), None]}
+
+    result = utkface_live_metrics(faces, found, crops)
+
+    # The 20-year-old woman found (read 30, female); the 60-year-old man missed, his age taken
+    # as the mean predicted age (30) and his gender as wrong.
+    assert result["found"]["crops_age_mae"] == pytest.approx(2.0)
+    assert result["found"]["crops_gender_accuracy"] == 1.0
+    age = result["gap"]["age_mae"]
+    assert age["found_faces"] == pytest.approx((10 - 2) / 2)
+    assert age["missed_faces"] == pytest.approx((30 - 2) / 2)
+    assert age["total"] == pytest.approx(result["all"]["age_mae"] - 2.0)
+    gender = result["gap"]["gender_accuracy"]
+    assert gender == pytest.approx({"total": -0.5, "found_faces": 0.0, "missed_faces": -0.5})
