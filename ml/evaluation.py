@@ -213,13 +213,16 @@ def evaluate(
     ``live``: also run every evaluated face through the live path (``ml.live``: composed into
     camera frames, analyzed by an ``Analyzer`` with ``detector``; around each image a room, or
     its own replicated edge with ``live_background="edge"``); adds ``live.fer`` and
-    ``live.utkface`` (recall.<size>, by_size.<size>.<metrics>, found.<metrics>, all.<metrics>)
-    and, where scikit-image is installed, ``live.face_free`` (photos, rooms and all: frames,
-    with_face, rate): face-free frames in which the analyzer reported a face anyway.
+    ``live.utkface`` (recall.<size>, by_size.<size>.<metrics>, found.<metrics>, all.<metrics>,
+    and beside the same faces' crops found.crops_<metric> and gap.<metric>.{total, found_faces,
+    missed_faces}, ``ml.live.gap_by_cause``) and, where scikit-image is installed,
+    ``live.face_free`` (photos, rooms and all: frames, with_face, rate): face-free frames in
+    which the analyzer reported a face anyway.
 
-    ``mirror``: average each face with its mirror image; None does what serving does (the
-    export's ``mirror_average``). ``shift`` > 0 also averages each face with four copies
-    moved by that many pixels (``ml.runtime.Shifted``): a test-time averaging to measure.
+    ``mirror``: average each face with its mirror image, on crops and in the live path alike;
+    None does what serving does (the export's ``mirror_average``). ``shift`` > 0 also averages
+    each face with four copies moved by that many pixels (``ml.runtime.Shifted``): a test-time
+    averaging to measure, on crops only (with ``live`` it is refused).
 
     Several ``model_dir`` are evaluated as one ``ml.ensemble.Ensemble`` (a training tool:
     the mean of their estimates); they must share preprocessing and slices.
@@ -239,6 +242,8 @@ def evaluate(
             f"live_background must be one of {LIVE_BACKGROUNDS}, got {live_background!r}."
         )
     folders = [model_dir] if isinstance(model_dir, (str, Path)) else list(model_dir)
+    if live and shift:
+        raise ValueError("The live path serves no shifted views; evaluate shift without live.")
     if len(folders) > 1:
         if live:
             raise ValueError("The live path serves one model; evaluate an ensemble without live.")
@@ -306,6 +311,7 @@ def evaluate(
             threads=threads,
             detector=detector,
             detector_max_side=detector_max_side,
+            mirror=mirror,
             fill=live_background,
             show_progress=show_progress,
         )
@@ -324,6 +330,7 @@ def _evaluate_live(
     threads: int,
     detector: str,
     detector_max_side: int,
+    mirror: bool,
     fill: str,
     show_progress: bool,
 ) -> dict[str, Any]:
@@ -339,6 +346,7 @@ def _evaluate_live(
         runtime=runtime,
         threads=threads,
         detector_max_side=detector_max_side,
+        mirror=mirror,  # as the crops were read, so live and crops differ by the path alone
     )
     result: dict[str, Any] = {
         "detector": analyzer.detector.name,

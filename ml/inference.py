@@ -60,6 +60,7 @@ class Analyzer:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         threads: int = DEFAULT_THREADS,
         detector_max_side: int = DEFAULT_MAX_SIDE,
+        mirror: bool | None = None,
     ) -> Analyzer:
         """Load an export folder once.
 
@@ -70,13 +71,16 @@ class Analyzer:
             max_pixels: larger frames are refused before decoding.
             threads: TFLite interpreter threads per calling thread.
             detector_max_side: detection resolution when ``detector`` is a name.
+            mirror: average each face with its mirror image; None: as the export's
+                ``mirror_average`` says (what serving does).
 
         Raises:
             ModelNotFound: no export at ``model_dir`` (the message says what was expected).
             IncompatibleModel: the export's format or labels do not match this code.
         """
         metadata = load_metadata(model_dir)
-        runner = load_runner(model_dir, runtime, threads=threads, mirror=metadata.mirror_average)
+        mirror = metadata.mirror_average if mirror is None else mirror
+        runner = load_runner(model_dir, runtime, threads=threads, mirror=mirror)
         if tuple(runner.input_shape) != metadata.input_shape:
             raise ValueError(
                 f"{model_dir}: the model's input shape {runner.input_shape} differs from its "

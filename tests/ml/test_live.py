@@ -245,3 +245,26 @@ def test_age_and_gender_gaps_split_alike_over_the_labelled_faces():
     assert age["total"] == pytest.approx(result["all"]["age_mae"] - 2.0)
     gender = result["gap"]["gender_accuracy"]
     assert gender == pytest.approx({"total": -0.5, "found_faces": 0.0, "missed_faces": -0.5})
+
+
+def test_the_live_path_reads_faces_with_the_mirror_setting_the_crops_were_read_with(
+    tiny_model_dir,
+):
+    from ml.runtime import Mirrored
+
+    served = Analyzer.load(tiny_model_dir, detector="retinaface-mobilenet")
+    plain = Analyzer.load(tiny_model_dir, detector="retinaface-mobilenet", mirror=False)
+    mirrored = Analyzer.load(tiny_model_dir, detector="retinaface-mobilenet", mirror=True)
+
+    assert isinstance(mirrored.runner, Mirrored) and not isinstance(plain.runner, Mirrored)
+    assert isinstance(served.runner, Mirrored) == served.metadata.mirror_average
+
+
+def test_the_live_mode_refuses_shifted_views_which_serving_never_reads(
+    tiny_model_dir, astronaut_bgr, tmp_path, capsys
+):
+    _, utk = astronaut_folders(tmp_path, astronaut_bgr)
+    args = ["--model", str(tiny_model_dir), "--utkface", str(utk), "--live", "--shift", "2"]
+
+    assert main(args) == 2
+    assert "The live path serves no shifted views" in capsys.readouterr().err
