@@ -55,6 +55,7 @@ def make_targets(
         color=params.color,
         margin=params.margin,
         framing=params.framing,
+        framing_context=params.framing_context,
         heldout_fraction=float(trained.get("heldout_fraction", 0.0)),
         val_fraction=float(trained.get("val_fraction", 0.1)),
         limit=limit,

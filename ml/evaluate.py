@@ -17,7 +17,7 @@ from typing import Any
 
 from ml.evaluation import FER_SPLITS, UTKFACE_SPLITS, evaluate
 from ml.evaluation_report import format_markdown, format_report
-from ml.live import LIVE_BACKGROUNDS
+from ml.frames import LIVE_BACKGROUNDS
 from ml.runtime import DEFAULT_THREADS, RUNTIMES
 
 

@@ -19,8 +19,8 @@ from ml.datasets import DEFAULT_HELDOUT_FRACTION, HELDOUT, FaceSet, load_fer, lo
 from ml.datasets.utkface import DEFAULT_VAL_FRACTION
 from ml.ensemble import load_ensemble
 from ml.export import OUTPUT_NAMES, empty_outputs, load_metadata
+from ml.frames import LIVE_BACKGROUNDS
 from ml.labels import MOODS
-from ml.live import LIVE_BACKGROUNDS
 from ml.metrics import decades, evaluate_predictions, gender_accuracy
 from ml.preprocessing import Preprocessing, to_model_input
 from ml.runtime import DEFAULT_THREADS, ModelRunner, load_runner

@@ -8,6 +8,15 @@ it with the same function. Where the detector finds no face in a training image,
 calibrated on the images of the same load where it did is used: the median of their boxes and
 landmarks, relative to the image size.
 
+Where the detector looks for a training face is ``Preprocessing.framing_context``:
+
+- "padded": the image padded with grey and detected at full resolution (``detect_training_face``);
+- "camera": the image pasted into a camera-sized frame as ``ml.live`` pastes evaluation faces,
+  sent through the page's JPEG and detected as serving detects (``detect_in_camera_frame``), so
+  training boxes are drawn from the same sizes, blur and JPEG as served ones.
+
+Either way only the box comes from the detection: the crop is cut from the image itself.
+
 ``FixedFramer`` is the framing of models trained before this existed (a fixed box per dataset);
 exports say which framing they were trained with in ``metadata.json`` (``preprocessing``).
 """
@@ -25,6 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ml.frames import LIVE_SIZES, compose_frame, encode_jpeg, face_at
 from ml.preprocessing import Box, Landmarks, Preprocessing, face_crop, inside_source
 
 logger = logging.getLogger(__name__)
@@ -40,6 +50,9 @@ FRAMING_PAD_VALUE = 128
 #: Bumped whenever the detection step changes, so cached detections are not reused
 #: (2: the MobileNet score threshold went from 0.75 to 0.5).
 FRAMING_VERSION = 2
+#: In the "camera" context the image is pasted into a camera frame at a side drawn, per image,
+#: from this range in pixels: from the live evaluation's far face to its near one.
+FRAMING_CAMERA_SIDES = (min(LIVE_SIZES.values()), max(LIVE_SIZES.values()))
 #: Cached detections are written after this many new ones, so an interrupted run loses little.
 SAVE_EVERY = 2000
 
@@ -97,14 +110,41 @@ def detect_training_face(image: np.ndarray, detector) -> FaceFrame | None:
         return None
     face = max(faces, key=lambda f: (f.box[2] * f.box[3], f.score))
     sx, sy = resized.shape[1] / padded.shape[1], resized.shape[0] / padded.shape[0]
+    return _in_image(face, origin=(pad * sx, pad * sy), scale=(sx, sy))
+
+
+def detect_in_camera_frame(image: np.ndarray, detector, seed: int) -> FaceFrame | None:
+    """The main face of a training image (BGR or gray uint8) found as serving finds a face, or
+    None.
+
+    The image is pasted into a room frame (``ml.frames.compose_frame``) at a side drawn from
+    ``seed`` in ``FRAMING_CAMERA_SIDES``, encoded as the page encodes a frame and decoded, and
+    given to ``detector``, which should be the serving one at its serving resolution. Of the
+    faces found, the largest whose centre lies on the image is taken. Box and landmarks come
+    back in the image's own pixels and may reach past its edges.
+    """
+    least, most = FRAMING_CAMERA_SIDES
+    side = int(np.random.default_rng((seed, 1)).integers(least, most + 1))  # apart from the place
+    frame, (x, y, w, h) = compose_frame(image, side, seed)
+    decoded = cv2.imdecode(np.frombuffer(encode_jpeg(frame), np.uint8), cv2.IMREAD_COLOR)
+    face = face_at(detector.detect(decoded), (x, y, w, h))
+    if face is None:
+        return None
+    height, width = image.shape[:2]
+    return _in_image(face, origin=(x, y), scale=(w / width, h / height))
+
+
+def _in_image(face, origin: tuple[float, float], scale: tuple[float, float]) -> FaceFrame:
+    """``face``, detected in a copy of an image whose pixel (0, 0) lies at ``origin`` and
+    which is ``scale`` (x, y) times its size, in the image's own pixels."""
+    (ox, oy), (sx, sy) = origin, scale
     x, y, w, h = face.box
-    box = (x / sx - pad, y / sy - pad, w / sx, h / sy)
     landmarks = None
     if face.landmarks:
         landmarks = {
-            name: (px / sx - pad, py / sy - pad) for name, (px, py) in face.landmarks.items()
+            name: ((px - ox) / sx, (py - oy) / sy) for name, (px, py) in face.landmarks.items()
         }
-    return FaceFrame(box, landmarks)
+    return FaceFrame(((x - ox) / sx, (y - oy) / sy, w / sx, h / sy), landmarks)
 
 
 #: What a framer's ``finish`` returns: the crops, and where each saw its image
@@ -148,10 +188,12 @@ class DetectorFramer:
     """Crops each image at the box the serving detector finds in it; see the module docstring.
 
     Args:
-        params: preprocessing; ``params.framing`` names the detector.
-        cache_dir: where detections are cached (``detections-<detector>-v<N>.json``), or None.
-        detector: the detector (default: ``ml.detection.create_detector(params.framing)`` at
-            its full resolution).
+        params: preprocessing; ``params.framing`` names the detector and
+            ``params.framing_context`` says where it looks.
+        cache_dir: where detections are cached (``detections-<detector>-v<N>.json``, with
+            ``-camera`` after the detector's name in the camera context), or None.
+        detector: the detector (default: ``ml.detection.create_detector(params.framing)``, at
+            its full resolution in the padded context, at serving's in the camera context).
         what: name of the images in log lines ("FER2013 train").
     """
 
@@ -168,12 +210,14 @@ class DetectorFramer:
         self.params = params
         self.what = what
         if detector is None:
-            from ml.detection import create_detector
+            from ml.detection import DEFAULT_MAX_SIDE, create_detector
 
-            detector = create_detector(params.framing, max_side=0)
+            camera = params.framing_context == "camera"
+            detector = create_detector(params.framing, max_side=DEFAULT_MAX_SIDE if camera else 0)
         self.detector = detector
+        context = "-camera" if params.framing_context == "camera" else ""
         self.cache_file = (
-            Path(cache_dir) / f"detections-{params.framing}-v{FRAMING_VERSION}.json"
+            Path(cache_dir) / f"detections-{params.framing}{context}-v{FRAMING_VERSION}.json"
             if cache_dir
             else None
         )
@@ -209,10 +253,11 @@ class DetectorFramer:
                 self.crops[index] = cut(image, frame.box, self.params, frame.landmarks)
         total = len(self.crops)
         logger.info(
-            "Framed %d %s with %s: face found in %d (%.1f %%), calibrated default box for %d",
+            "Framed %d %s with %s (%s): face found in %d (%.1f %%), calibrated default box for %d",
             total,
             self.what,
             self.params.framing,
+            self.params.framing_context,
             total - len(self.missed),
             100.0 * (total - len(self.missed)) / max(1, total),
             len(self.missed),
@@ -233,7 +278,10 @@ class DetectorFramer:
         digest = hashlib.sha256(key).hexdigest()[:24]
         if digest in self.cache:
             return self._frame_from_cache(self.cache[digest])
-        frame = detect_training_face(image, self.detector)
+        if self.params.framing_context == "camera":
+            frame = detect_in_camera_frame(image, self.detector, seed=int(digest, 16))
+        else:
+            frame = detect_training_face(image, self.detector)
         self.cache[digest] = None if frame is None else self._frame_to_cache(frame)
         self.new += 1
         if self.new % SAVE_EVERY == 0:

@@ -41,6 +41,9 @@ class Preprocessing:
     #: The detector whose boxes framed the training faces (``ml.framing``), so that serving
     #: frames faces the same way; None: fixed boxes per dataset, as before detector framing.
     framing: str | None = None
+    #: Where that detector looked for each training face (``ml.framing.FRAMING_CONTEXTS``):
+    #: "padded", in the image padded with grey; "camera", in a camera-sized frame, as served.
+    framing_context: str = "padded"
 
     def __post_init__(self) -> None:
         if self.input_size < 16:
@@ -49,6 +52,10 @@ class Preprocessing:
             raise ValueError(f"color must be 'gray' or 'rgb', got {self.color!r}.")
         if not 0.0 <= self.margin <= 1.0:
             raise ValueError(f"margin must be between 0 and 1, got {self.margin}.")
+        if self.framing_context not in ("padded", "camera"):
+            raise ValueError(
+                f"framing_context must be 'padded' or 'camera', got {self.framing_context!r}."
+            )
 
     @property
     def channels(self) -> int:

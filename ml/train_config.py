@@ -48,6 +48,9 @@ class TrainConfig:
     #: Detector whose boxes frame the training faces, as serving frames camera faces (see
     #: ml.framing); None crops at fixed boxes, as models before detector framing were.
     framing: str | None = "retinaface-mobilenet"
+    #: Where the framing detector looks for each training face (ml.framing): "padded", in the
+    #: image padded with grey; "camera", in a camera-sized frame, detected as serving detects.
+    framing_context: str = "padded"
     lr: float = 1e-3  # peak learning rate of the warm-up + cosine schedule
     optimizer: str = "adam"  # or "sgd" (Nesterov momentum 0.9)
     weight_decay: float = 0.0  # decoupled weight decay (Khaireddin & Chen: 1e-4 with SGD)
@@ -148,6 +151,7 @@ class TrainConfig:
             color=self.color,
             margin=self.margin,
             framing=self.framing or None,
+            framing_context=self.framing_context,
         )
 
     @property
@@ -201,6 +205,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--framing",
         choices=("retinaface-mobilenet", "retinaface-resnet50", "opencv", "none"),
         help="detector framing the training faces as serving does, or 'none' for fixed boxes "
+        "(default: %(default)s)",
+    )
+    option(
+        "--framing-context",
+        choices=("padded", "camera"),
+        help="where the framing detector looks for each training face: in the image padded "
+        "with grey, or pasted into a camera-sized frame and detected as serving detects "
         "(default: %(default)s)",
     )
     option("--lr", type=float, help="peak learning rate")

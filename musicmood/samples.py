@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from ml.frames import encode_jpeg as encode_jpeg  # re-exported: the samples' JPEG encoder
 from ml.labels import MOODS
-from ml.live import encode_jpeg as encode_jpeg  # re-exported: the samples' JPEG encoder
 from ml.live import sample_picture
 
 if TYPE_CHECKING:

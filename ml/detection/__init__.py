@@ -29,6 +29,7 @@ DETECTOR_NAMES: tuple[str, ...] = (
 _auto_choice_logged: set[str] = set()
 
 __all__ = [
+    "DEFAULT_MAX_SIDE",
     "DETECTOR_NAMES",
     "DetectedFace",
     "FaceDetector",

@@ -10,14 +10,29 @@ import numpy as np
 import pytest
 
 from ml.detection import RetinaFaceMobileNetDetector
-from ml.detection.base import DetectedFace
+from ml.detection.base import DEFAULT_MAX_SIDE, DetectedFace
 from ml.export import METADATA_FILE
-from ml.framing import FRAMING_VERSION, DetectorFramer, FaceFrame, detect_training_face
+from ml.frames import LIVE_FRAME
+from ml.framing import (
+    FRAMING_CAMERA_SIDES,
+    FRAMING_VERSION,
+    DetectorFramer,
+    FaceFrame,
+    detect_in_camera_frame,
+    detect_training_face,
+)
 from ml.inference import Analyzer
 from ml.preprocessing import Preprocessing, face_crop, inside_source, to_model_input
 from ml.runtime import ModelRunner
 
 PARAMS = Preprocessing(input_size=48, color="gray", margin=0.0, framing="retinaface-mobilenet")
+CAMERA = Preprocessing(
+    input_size=48,
+    color="gray",
+    margin=0.0,
+    framing="retinaface-mobilenet",
+    framing_context="camera",
+)
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +161,75 @@ def test_detected_faces_keep_their_score_and_landmarks_through_the_frame(detecto
     np.testing.assert_allclose(back.box, face.box, atol=1e-6)
     for name, point in face.landmarks.items():
         np.testing.assert_allclose(back.landmarks[name], point, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def serving_detector() -> RetinaFaceMobileNetDetector:
+    return RetinaFaceMobileNetDetector(max_side=DEFAULT_MAX_SIDE)
+
+
+@pytest.fixture(scope="module")
+def utkface_like(astronaut_bgr) -> np.ndarray:
+    """The astronaut's head as UTKFace chips are: 200x200 colour, the face filling the middle."""
+    return np.ascontiguousarray(astronaut_bgr[20:220, 125:325])
+
+
+def iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    return w * h / (aw * ah + bw * bh - w * h)
+
+
+@pytest.mark.parametrize("image_name", ["fer_like", "utkface_like"])
+def test_in_a_camera_frame_the_face_is_found_where_the_padded_image_shows_it(
+    request, image_name, detector, serving_detector
+):
+    image = request.getfixturevalue(image_name)
+    padded = detect_training_face(image, detector)
+    side = image.shape[0]
+    for seed in range(3):  # three sizes and places in the frame
+        camera = detect_in_camera_frame(image, serving_detector, seed)
+        assert camera is not None
+        assert iou(camera.box, padded.box) > 0.7, (seed, camera.box, padded.box)
+        for name in ("left_eye", "right_eye", "nose"):
+            distance = np.hypot(*np.subtract(camera.landmarks[name], padded.landmarks[name]))
+            assert distance < 0.06 * side, (seed, name, distance)
+
+
+def test_a_camera_frame_is_what_serving_sees_and_repeats_for_the_same_seed(serving_detector):
+    seen = []
+
+    class Recording:
+        name = "retinaface-mobilenet"
+
+        def detect(self, image):
+            seen.append(image)
+            return serving_detector.detect(image)
+
+    chip = np.full((48, 48, 3), 90, np.uint8)  # no face: the frame is still composed and sent
+    assert detect_in_camera_frame(chip, Recording(), seed=11) is None
+    assert detect_in_camera_frame(chip, Recording(), seed=11) is None
+    assert len(seen) == 2 and seen[0].shape == (LIVE_FRAME[1], LIVE_FRAME[0], 3)
+    np.testing.assert_array_equal(seen[0], seen[1])
+    assert FRAMING_CAMERA_SIDES == (100, 260)
+
+
+def test_a_camera_framer_detects_at_serving_resolution_and_caches_apart(
+    fer_like, utkface_like, tmp_path
+):
+    framer = DetectorFramer(CAMERA, cache_dir=tmp_path)
+    assert framer.detector.max_side == DEFAULT_MAX_SIDE
+    assert DetectorFramer(PARAMS).detector.max_side == 0
+    framer.add(fer_like, b"fer")
+    framer.add(utkface_like, b"utk")
+    crops, _ = framer.finish()
+    assert len(crops) == 2 and not framer.missed
+    assert (tmp_path / f"detections-retinaface-mobilenet-camera-v{FRAMING_VERSION}.json").is_file()
+    assert not (tmp_path / f"detections-retinaface-mobilenet-v{FRAMING_VERSION}.json").exists()
+
+
+def test_a_framing_context_must_be_padded_or_camera():
+    with pytest.raises(ValueError, match="framing_context must be 'padded' or 'camera'"):
+        Preprocessing(framing="retinaface-mobilenet", framing_context="sky")

@@ -374,6 +374,8 @@ def test_command_line_options_become_a_train_config():
                 "imagenet",
                 "--precision",
                 "bfloat16",
+                "--framing-context",
+                "camera",
             ]
         )
     )
@@ -383,6 +385,7 @@ def test_command_line_options_become_a_train_config():
     assert (config.camera_augment, config.random_erasing) == (0.3, 0.5)
     assert config.resume and config.weights == "imagenet" and config.precision == "bfloat16"
     assert config.cache_dir == Path("runs/o") / "cache"
+    assert config.preprocessing().framing_context == "camera"
 
 
 def test_runs_default_to_musicmood_runs_and_a_bare_name_is_a_run_there(tmp_path, monkeypatch):
