@@ -15,6 +15,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +34,24 @@ def make_targets(
     runtime: str = "auto",
     cache: str | Path | None = None,
     limit: int | None = None,
+    framing_context: str | None = None,
     show_progress: bool = True,
 ) -> dict[str, Any]:
     """Run the ensemble of ``members`` over their training faces and write the soft targets.
 
     The faces are those a student with the members' configuration trains on: the members'
     preprocessing, and their validation and held-out slices left out. Decoded crops are
-    cached in ``cache`` (default: a ``cache`` folder beside ``out``).
+    cached in ``cache`` (default: a ``cache`` folder beside ``out``). ``framing_context``
+    (``Preprocessing.framing_context``) frames them for a student framed otherwise than the
+    members were: the members then read the crops that student will train on.
     """
     from ml.ensemble import load_ensemble
     from ml.train import TrainConfig, load_data  # heavy (Keras); only this command needs it
 
     ensemble, metadata = load_ensemble(members, runtime)
     params = metadata.preprocessing
+    if framing_context is not None:
+        params = replace(params, framing_context=framing_context)
     trained = metadata.training.get("config", {})
     config = TrainConfig(
         fer=fer,
@@ -89,6 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runtime", default="auto", help="model file of each member to run")
     parser.add_argument("--cache", type=Path, help="decoded-crop cache folder")
     parser.add_argument("--limit", type=int, help="at most this many images per dataset part")
+    parser.add_argument(
+        "--framing-context",
+        choices=("padded", "camera"),
+        help="frame the faces for a student trained with this --framing-context "
+        "(default: the members' own)",
+    )
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if options.fer is None and options.utkface is None:
@@ -102,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             runtime=options.runtime,
             cache=options.cache,
             limit=options.limit,
+            framing_context=options.framing_context,
         )
     except (FileNotFoundError, ValueError) as err:  # ModelNotFound, DatasetError, bad members
         print(f"error: {err}", file=sys.stderr)

@@ -246,6 +246,23 @@ def test_an_ensembles_targets_for_the_training_faces_train_a_student(tiny_model_
     assert (tmp_path / "student" / "export" / "model_int8.tflite").is_file()
 
 
+def test_targets_can_be_made_for_a_student_framed_in_camera_frames(tiny_model_dir, tmp_path):
+    fer = make_fer_folder(tmp_path / "fer", per_class=1, classes=MOODS)
+
+    made = make_targets(
+        [tiny_model_dir],
+        tmp_path / "t.npz",
+        fer=fer,
+        utkface=None,
+        framing_context="camera",
+        show_progress=False,
+    )
+
+    targets = read_soft_targets(made["file"])
+    assert targets.preprocessing.framing_context == "camera"
+    assert len(targets.names) == made["faces"] > 0
+
+
 def test_heads_left_out_of_the_distillation_keep_their_true_labels():
     labels = {
         "emotion": np.asarray([1, -1], np.int32),
