@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.evaluation import predict_faces
+from ml.preprocessing import FRAMING_CONTEXTS
 from ml.soft_targets import write_soft_targets
 
 logger = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="at most this many images per dataset part")
     parser.add_argument(
         "--framing-context",
-        choices=("padded", "camera"),
+        choices=FRAMING_CONTEXTS,
         help="frame the faces for a student trained with this --framing-context "
         "(default: the members' own)",
     )

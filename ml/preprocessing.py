@@ -26,6 +26,9 @@ SHRINK_MARGIN_PIXELS = 2
 #: A shrunk region ends at cells of the whole resize's grid whose edges lie on source pixel
 #: edges, to within this many pixels (float rounding), so its INTER_AREA windows are the same.
 GRID_TOLERANCE_PIXELS = 1e-6
+#: Where the framing detector may look for a training face (``ml.framing``): in the image
+#: padded with grey, or in a camera-sized frame, as served.
+FRAMING_CONTEXTS = ("padded", "camera")
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,7 @@ class Preprocessing:
     #: The detector whose boxes framed the training faces (``ml.framing``), so that serving
     #: frames faces the same way; None: fixed boxes per dataset, as before detector framing.
     framing: str | None = None
-    #: Where that detector looked for each training face (``ml.framing.FRAMING_CONTEXTS``):
-    #: "padded", in the image padded with grey; "camera", in a camera-sized frame, as served.
+    #: Where that detector looked for each training face, one of ``FRAMING_CONTEXTS``.
     framing_context: str = "padded"
 
     def __post_init__(self) -> None:
@@ -52,7 +54,7 @@ class Preprocessing:
             raise ValueError(f"color must be 'gray' or 'rgb', got {self.color!r}.")
         if not 0.0 <= self.margin <= 1.0:
             raise ValueError(f"margin must be between 0 and 1, got {self.margin}.")
-        if self.framing_context not in ("padded", "camera"):
+        if self.framing_context not in FRAMING_CONTEXTS:
             raise ValueError(
                 f"framing_context must be 'padded' or 'camera', got {self.framing_context!r}."
             )

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.labels import HEADS
-from ml.preprocessing import Preprocessing
+from ml.preprocessing import FRAMING_CONTEXTS, Preprocessing
 from ml.runs import RUNS_ENV, default_run_dir, resolve_run
 
 
@@ -209,7 +209,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     option(
         "--framing-context",
-        choices=("padded", "camera"),
+        choices=FRAMING_CONTEXTS,
         help="where the framing detector looks for each training face: in the image padded "
         "with grey, or pasted into a camera-sized frame and detected as serving detects "
         "(default: %(default)s)",
