@@ -94,11 +94,17 @@ def _years(value: float) -> str:
 
 
 def _gap_cell(gap: dict[str, float] | None, fmt: Callable[[float], str], unit: str) -> str:
-    """``live minus crops`` and its two causes, e.g. "-1.2 points (found -0.4, missed -0.8)"."""
+    """``live minus crops`` and its two causes, each figure with its standard error over faces
+    where known, e.g. "-1.2 ± 0.3 points (found -0.4 ± 0.2, missed -0.8)"."""
     if not gap:
         return ""
+
+    def with_se(key: str) -> str:
+        se = gap.get(f"{key}_se")
+        return fmt(gap[key]) if se is None else f"{fmt(gap[key])} ± {fmt(se).lstrip('+')}"
+
     return (
-        f"{fmt(gap['total'])} {unit} (found {fmt(gap['found_faces'])}, "
+        f"{with_se('total')} {unit} (found {with_se('found_faces')}, "
         f"missed {fmt(gap['missed_faces'])})"
     )
 

@@ -192,8 +192,10 @@ def _emotion_all(true: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
     }
 
 
-def gap_by_cause(live: np.ndarray, crops: np.ndarray, found: np.ndarray) -> dict[str, float]:
-    """A live figure minus the direct-crop one, split by cause.
+def gap_by_cause(
+    live: np.ndarray, crops: np.ndarray, found: np.ndarray, views: int = 1
+) -> dict[str, float | None]:
+    """A live figure minus the direct-crop one, split by cause, with standard errors.
 
     ``live`` and ``crops`` hold one score per frame (1 or 0 for a right or wrong answer, or an
     absolute age error), ``found`` whether the live path found the frame's face. ``total`` is
@@ -201,8 +203,16 @@ def gap_by_cause(live: np.ndarray, crops: np.ndarray, found: np.ndarray) -> dict
     frames and ``missed_faces`` over the missed ones, each divided by all frames, so the two
     add up to the total: what the found faces lose on their way through the live path, and what
     the missed ones cost (the mean over all frames of what the crops would have said of them).
+
+    The frames are ``views`` copies of the same faces, one after the other (one per live
+    size), so frames of one face are not independent samples. ``total_se`` and
+    ``found_faces_se`` are the standard errors of ``total`` and ``found_faces`` over faces:
+    each face's difference averaged over its views is one sample (None for fewer than two
+    faces). They say how far another draw of as many faces could move the figure, which is
+    what a bar such as "within 0.5 point of the crops" is read against.
     """
     n = max(1, len(live))
+    found = np.asarray(found, bool)
     difference = np.asarray(live, np.float64) - np.asarray(crops, np.float64)
     found_part = float(difference[found].sum() / n)
     missed_part = float(difference[~found].sum() / n)
@@ -210,7 +220,19 @@ def gap_by_cause(live: np.ndarray, crops: np.ndarray, found: np.ndarray) -> dict
         "total": found_part + missed_part,
         "found_faces": found_part,
         "missed_faces": missed_part,
+        "total_se": _standard_error(difference, views),
+        "found_faces_se": _standard_error(np.where(found, difference, 0.0), views),
     }
+
+
+def _standard_error(per_frame: np.ndarray, views: int) -> float | None:
+    """The standard error of ``per_frame``'s mean over faces, each face's views averaged."""
+    if views < 1 or len(per_frame) % views:
+        raise ValueError(f"{len(per_frame)} frames are not {views} views of the same faces")
+    per_face = per_frame.reshape(views, -1).mean(axis=0)
+    if len(per_face) < 2:
+        return None
+    return float(per_face.std(ddof=1) / np.sqrt(len(per_face)))
 
 
 def fer_live_metrics(
@@ -265,7 +287,7 @@ def fer_live_metrics(
         mask = predicted >= 0
         crop_right = np.tile(np.argmax(crops["emotion"], axis=1) == faces.emotion, len(found))
         result["found"]["crops_accuracy"] = float(crop_right[mask].mean()) if mask.any() else None
-        result["gap"] = {"accuracy": gap_by_cause(predicted == true, crop_right, mask)}
+        result["gap"] = {"accuracy": gap_by_cause(predicted == true, crop_right, mask, len(found))}
     return result
 
 
@@ -347,9 +369,11 @@ def utkface_live_metrics(
             float(crop_right[mask & labelled].mean()) if (mask & labelled).any() else None
         )
         result["gap"] = {
-            "age_mae": gap_by_cause(np.abs(age_all - age_true)[aged], crop_error[aged], mask[aged]),
+            "age_mae": gap_by_cause(
+                np.abs(age_all - age_true)[aged], crop_error[aged], mask[aged], len(found)
+            ),
             "gender_accuracy": gap_by_cause(
-                gender_right[labelled], crop_right[labelled], mask[labelled]
+                gender_right[labelled], crop_right[labelled], mask[labelled], len(found)
             ),
         }
     return result

@@ -139,6 +139,8 @@ def test_the_live_mode_writes_its_keys_beside_the_direct_crop_figures(
         "total": 0.0,
         "found_faces": 0.0,
         "missed_faces": 0.0,
+        "total_se": 0.0,
+        "found_faces_se": 0.0,
     }
     utk_found, utk_gap = live["utkface"]["found"], live["utkface"]["gap"]
     assert utk_found["crops_age_mae"] == pytest.approx(results["utkface"]["age_mae"])
@@ -148,6 +150,8 @@ def test_the_live_mode_writes_its_keys_beside_the_direct_crop_figures(
         live["utkface"]["all"]["age_mae"] - results["utkface"]["age_mae"]
     )
     assert "live minus crops, all frames" in card.read_text()
+    # each gap with its standard error over faces, which nothing moves here
+    assert "+0.0 ± 0.0 points (found +0.0 ± 0.0, missed +0.0)" in card.read_text()
     face_free = live["face_free"]
     assert face_free["photos"]["frames"] == len(FACE_FREE_SAMPLES) * FACE_FREE_VIEWS
     assert face_free["rooms"]["frames"] == FACE_FREE_ROOMS
@@ -194,6 +198,25 @@ def test_the_gap_to_the_crops_splits_into_found_and_missed_faces_that_add_up():
     assert gap["found_faces"] + gap["missed_faces"] == pytest.approx(gap["total"])
 
 
+def test_the_gaps_standard_error_counts_faces_not_frames():
+    # Two faces, each seen at three sizes: face 0 always reads right live and on its crop,
+    # face 1 is right on its crop and wrong live at every size.
+    live = np.array([1, 0, 1, 0, 1, 0], float)
+    crops = np.ones(6)
+    found = np.ones(6, bool)
+
+    gap = gap_by_cause(live, crops, found, views=3)
+
+    assert gap["total"] == pytest.approx(-0.5)
+    # Per face: 0 and -1; their mean's standard error is 0.5. Six independent frames
+    # would have claimed sqrt(0.3 / 6) = 0.22.
+    assert gap["total_se"] == pytest.approx(0.5)
+    assert gap["found_faces_se"] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="not 4 views"):
+        gap_by_cause(live, crops, found, views=4)
+    assert gap_by_cause(live[:1], crops[:1], found[:1])["total_se"] is None
+
+
 def _analysis(mood: str, age: float, female: float) -> FaceAnalysis:
     emotion = {m: 0.9 if m == mood else 0.1 / (len(MOODS) - 1) for m in MOODS}
     return FaceAnalysis((0, 0, 10, 10), 0.9, emotion, age, "adult", female)
@@ -223,9 +246,13 @@ def test_a_missed_face_costs_what_its_crop_would_have_read():
     # Live: the happy face read as happy near and as sad far; the sad face never found.
     assert result["all"]["accuracy"] == 0.25
     assert result["found"]["crops_accuracy"] == 1.0
-    assert result["gap"]["accuracy"] == pytest.approx(
+    gap = result["gap"]["accuracy"]
+    assert {k: gap[k] for k in ("total", "found_faces", "missed_faces")} == pytest.approx(
         {"total": -0.75, "found_faces": -0.25, "missed_faces": -0.5}
     )
+    # Per face over its two sizes: happy -0.5 (wrong far), sad -1 (missed twice).
+    assert gap["total_se"] == pytest.approx(np.std([-0.5, -1.0], ddof=1) / np.sqrt(2))
+    assert gap["found_faces_se"] == pytest.approx(np.std([-0.5, 0.0], ddof=1) / np.sqrt(2))
 
 
 def test_age_and_gender_gaps_split_alike_over_the_labelled_faces():
@@ -244,7 +271,9 @@ def test_age_and_gender_gaps_split_alike_over_the_labelled_faces():
     assert age["missed_faces"] == pytest.approx((30 - 2) / 2)
     assert age["total"] == pytest.approx(result["all"]["age_mae"] - 2.0)
     gender = result["gap"]["gender_accuracy"]
-    assert gender == pytest.approx({"total": -0.5, "found_faces": 0.0, "missed_faces": -0.5})
+    assert {k: gender[k] for k in ("total", "found_faces", "missed_faces")} == pytest.approx(
+        {"total": -0.5, "found_faces": 0.0, "missed_faces": -0.5}
+    )
 
 
 def test_the_live_path_reads_faces_with_the_mirror_setting_the_crops_were_read_with(
