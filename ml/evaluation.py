@@ -215,9 +215,9 @@ def evaluate(
     its own replicated edge with ``live_background="edge"``); adds ``live.fer`` and
     ``live.utkface`` (recall.<size>, by_size.<size>.<metrics>, found.<metrics>, all.<metrics>,
     and beside the same faces' crops found.crops_<metric> and gap.<metric>.{total, found_faces,
-    missed_faces, total_se, found_faces_se}, ``ml.live.gap_by_cause``) and, where scikit-image is installed,
-    ``live.face_free`` (photos, rooms and all: frames, with_face, rate): face-free frames in
-    which the analyzer reported a face anyway.
+    missed_faces, total_se, found_faces_se}, ``ml.live.gap_by_cause``) and, where
+    scikit-image is installed, ``live.face_free`` (photos, rooms and all: frames, with_face,
+    rate): face-free frames in which the analyzer reported a face anyway.
 
     ``mirror``: average each face with its mirror image, on crops and in the live path alike;
     None does what serving does (the export's ``mirror_average``). ``shift`` > 0 also averages
