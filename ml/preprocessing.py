@@ -55,9 +55,8 @@ class Preprocessing:
         if not 0.0 <= self.margin <= 1.0:
             raise ValueError(f"margin must be between 0 and 1, got {self.margin}.")
         if self.framing_context not in FRAMING_CONTEXTS:
-            raise ValueError(
-                f"framing_context must be 'padded' or 'camera', got {self.framing_context!r}."
-            )
+            names = " or ".join(repr(name) for name in FRAMING_CONTEXTS)
+            raise ValueError(f"framing_context must be {names}, got {self.framing_context!r}.")
 
     @property
     def channels(self) -> int:
