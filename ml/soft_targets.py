@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,10 +60,14 @@ class SoftTargets:
     def for_faces(self, faces: FaceSet, params: Preprocessing) -> Teacher:
         """The targets of ``faces``, row by row (matched by name; NaN for faces not here).
 
+        The estimates are of each face, not of its pixels: a student at another input size
+        learns from a teacher that read the same crops (framing, margin, alignment, colour) at
+        its own size.
+
         Raises:
             ValueError: the targets were made from crops other than ``params`` makes.
         """
-        if params != self.preprocessing:
+        if replace(params, input_size=self.preprocessing.input_size) != self.preprocessing:
             raise ValueError(
                 f"Expected soft targets made from faces preprocessed as {params.to_dict()}, "
                 f"got {self.preprocessing.to_dict()} (members {list(self.members)})."

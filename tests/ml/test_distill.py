@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,12 @@ def test_soft_targets_of_other_crops_or_other_files_are_refused_with_a_clear_mes
     )
 
     with pytest.raises(ValueError, match="preprocessed as"):
-        read_soft_targets(path).for_faces(faces, Preprocessing(input_size=64))
+        read_soft_targets(path).for_faces(faces, replace(PARAMS, margin=PARAMS.margin + 0.1))
+    with pytest.raises(ValueError, match="preprocessed as"):
+        read_soft_targets(path).for_faces(faces, replace(PARAMS, framing_context="camera"))
+    # the same crops read at another size: the teacher's estimates of the face still hold
+    bigger = read_soft_targets(path).for_faces(faces, replace(PARAMS, input_size=80))
+    np.testing.assert_array_equal(bigger.emotion[0], _predictions(1)["emotion"][0])
     np.savez(tmp_path / "other.npz", names=np.asarray(["a"]))
     with pytest.raises(ValueError, match="not a soft-targets file"):
         read_soft_targets(tmp_path / "other.npz")
