@@ -3,7 +3,9 @@
 ``python -m ml.evaluate`` and ``manage.py evaluate_model`` take the options of
 ``add_arguments``, print ``ml.evaluation_report.format_report``'s
 tables and, with ``--json FILE``, write the nested results ``ml.evaluation.evaluate``
-describes (``--markdown FILE``: the model card's tables).
+describes (``--markdown FILE``: the model card's tables). ``--baseline MODEL`` evaluates a
+second model the same way and adds ``baseline``: ``ml.comparison.compare``'s face-by-face
+differences from it.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ml.comparison import compare
 from ml.evaluation import FER_SPLITS, UTKFACE_SPLITS, evaluate
 from ml.evaluation_report import format_markdown, format_report
 from ml.frames import LIVE_BACKGROUNDS
 from ml.runtime import DEFAULT_THREADS, RUNTIMES
+
+logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,6 +90,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=320,
         help="detection resolution of the live path (default: %(default)s)",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="MODEL",
+        help="also evaluate this exported model (the shipped one, say) the same way, and report "
+        "the face-by-face differences from it with their standard errors",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument(
         "--markdown", type=Path, help="also write the results as the model card's tables"
@@ -97,8 +109,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(options: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """Evaluate from parsed options; writes ``--json``; returns (results, printable report)."""
-    results = evaluate(
-        options["model"],
+    settings = dict(
         fer=options.get("fer"),
         fer_split=options.get("fer_split") or "test",
         utkface=options.get("utkface"),
@@ -115,6 +126,16 @@ def run(options: dict[str, Any]) -> tuple[dict[str, Any], str]:
         detector_max_side=options.get("detector_max_side") or 320,
         live_background=options.get("live_background") or "room",
     )
+    baseline = options.get("baseline")
+    results = evaluate(options["model"], keep_scores=baseline is not None, **settings)
+    if baseline is not None:
+        logger.info("Evaluating the baseline %s on the same faces", baseline)
+        theirs = evaluate(baseline, keep_scores=True, **settings)
+        results["baseline"] = {
+            "model": theirs["model"],
+            "runtime": theirs["runtime"],
+            **compare(results.pop("scores"), theirs["scores"]),
+        }
     if options.get("json"):
         path = Path(options["json"])
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ml.comparison import face_scores, live_face_scores
 from ml.datasets import DEFAULT_HELDOUT_FRACTION, HELDOUT, FaceSet, load_fer, load_utkface
 from ml.datasets.utkface import DEFAULT_VAL_FRACTION
 from ml.ensemble import load_ensemble
@@ -207,6 +208,7 @@ def evaluate(
     detector: str = "auto",
     detector_max_side: int = 320,
     live_background: str = "room",
+    keep_scores: bool = False,
 ) -> dict[str, Any]:
     """Evaluate an export; returns {"model", "runtime", "fer": {...}, "utkface": {...}}.
 
@@ -223,6 +225,10 @@ def evaluate(
     None does what serving does (the export's ``mirror_average``). ``shift`` > 0 also averages
     each face with four copies moved by that many pixels (``ml.runtime.Shifted``): a test-time
     averaging to measure, on crops only (with ``live`` it is refused).
+
+    ``keep_scores``: also return ``scores``, per dataset the face names and each face's
+    scores on its crop and (with ``live``) in the live path, for ``ml.comparison.compare``;
+    in memory only, never for ``--json``.
 
     Several ``model_dir`` are evaluated as one ``ml.ensemble.Ensemble`` (a training tool:
     the mean of their estimates); they must share preprocessing and slices.
@@ -299,8 +305,9 @@ def evaluate(
     evaluated = [name for name in ("fer", "utkface") if name in results]
     faces = {name: results[name].pop("faces") for name in evaluated}
     crops = {name: results[name].pop("outputs") for name in evaluated}
+    frame_scores: dict[str, dict[str, np.ndarray]] = {}
     if live:
-        results["live"] = _evaluate_live(
+        results["live"], frame_scores = _evaluate_live(
             model_dir,
             faces,
             crops,
@@ -315,6 +322,19 @@ def evaluate(
             fill=live_background,
             show_progress=show_progress,
         )
+    if keep_scores:
+        results["scores"] = {
+            name: {
+                "names": faces[name].names,
+                "crops": face_scores(name, faces[name], crops[name]),
+                **(
+                    {"live": live_face_scores(frame_scores[name], len(faces[name]))}
+                    if name in frame_scores
+                    else {}
+                ),
+            }
+            for name in evaluated
+        }
     return results
 
 
@@ -333,9 +353,10 @@ def _evaluate_live(
     mirror: bool,
     fill: str,
     show_progress: bool,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
     """The ``live`` results: the same faces, from their source images, through ``Analyzer``,
-    beside what the model said of their direct crops (``crops``, its outputs by dataset)."""
+    beside what the model said of their direct crops (``crops``, its outputs by dataset); and
+    per dataset the frames' scores (``frame_scores`` of ``ml.live``'s metrics)."""
     from ml import live
     from ml.datasets.utkface import list_utkface
     from ml.inference import Analyzer
@@ -361,16 +382,18 @@ def _evaluate_live(
     if "utkface" in faces:
         sources["utkface"] = {p.name: p for p in list_utkface(Path(utkface))}
     metrics = {"fer": live.fer_live_metrics, "utkface": live.utkface_live_metrics}
+    frame_scores: dict[str, dict[str, np.ndarray]] = {}
     for name, face_set in faces.items():
         paths = [sources[name][file_name] for file_name in face_set.names]
         found = live.analyze_live(
             analyzer, live.source_images(paths), fill=fill, show_progress=show_progress
         )
         result[name] = metrics[name](face_set, found, crops[name])
+        frame_scores[name] = result[name].pop("frame_scores")
     try:
         face_free = live.face_free_frames()
     except ImportError as err:
         logger.warning("No false-face count: its frames need scikit-image (%s).", err)
     else:
         result["face_free"] = live.count_false_faces(analyzer, face_free)
-    return result
+    return result, frame_scores

@@ -203,6 +203,56 @@ def _live_table(live: dict[str, Any]) -> Table:
     )
 
 
+#: The rows of the comparison with a baseline: dataset, metric, its name and its kind.
+_COMPARED = (
+    ("fer", "accuracy", "FER2013 mood accuracy", "points"),
+    ("utkface", "age_mae", "UTKFace age MAE", "years"),
+    ("utkface", "gender_accuracy", "UTKFace gender accuracy", "points"),
+)
+_SCOPES = {"crops": "crops", "live": "live path, all frames", "gap": "live minus crops"}
+
+
+def _with_se(figure: dict[str, Any], kind: str) -> str:
+    """A paired difference and its standard error, e.g. "+0.7 ± 0.3 points"."""
+    fmt = _points if kind == "points" else _years
+    if figure["difference"] is None:
+        return "-"
+    se = "" if figure["se"] is None else f" ± {fmt(figure['se']).lstrip('+')}"
+    return f"{fmt(figure['difference'])}{se} {kind}"
+
+
+def _baseline_table(baseline: dict[str, Any]) -> Table:
+    """This model against the baseline, face by face (``ml.comparison.compare``)."""
+    rows = []
+    for dataset, metric, name, kind in _COMPARED:
+        for scope, label in _SCOPES.items():
+            figure = (baseline.get(dataset) or {}).get(scope, {}).get(metric)
+            if not figure:
+                continue
+            if scope == "gap":
+                fmt = _points if kind == "points" else _years
+                ours, theirs = (
+                    "-" if figure[who] is None else fmt(figure[who])
+                    for who in ("candidate", "baseline")
+                )
+            elif kind == "points":
+                ours, theirs = _pct(figure["candidate"]), _pct(figure["baseline"])
+            else:
+                ours, theirs = _fmt(figure["candidate"], 2), _fmt(figure["baseline"], 2)
+            rows.append((f"{name}, {label}", ours, theirs, _with_se(figure, kind)))
+    faces = ", ".join(
+        f"{label} {baseline[dataset]['faces']}"
+        for dataset, label in (("fer", "FER2013"), ("utkface", "UTKFace"))
+        if dataset in baseline
+    )
+    return Table(
+        f"Against {baseline['model']} ({baseline['runtime']}), face by face on the same faces "
+        f"({faces}); ± one standard error over faces",
+        (f"against {baseline['model']}", "this model", "baseline", "difference"),
+        rows,
+    )
+
+
 def report_tables(results: dict[str, Any]) -> list[Table]:
     """The tables of ``evaluate``'s results: FER2013, UTKFace and the live path, where present."""
     tables = []
@@ -212,6 +262,8 @@ def report_tables(results: dict[str, Any]) -> list[Table]:
         tables += _utkface_tables(results["utkface"])
     if results.get("live"):
         tables.append(_live_table(results["live"]))
+    if results.get("baseline"):
+        tables.append(_baseline_table(results["baseline"]))
     return tables
 
 

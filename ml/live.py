@@ -244,7 +244,9 @@ def fer_live_metrics(
 
     With ``crops`` (the model's outputs on the same faces' direct crops, in ``faces``' order)
     also ``found.crops_accuracy``, the crops' accuracy on the faces the live path found, and
-    ``gap.accuracy`` (``gap_by_cause``).
+    ``gap.accuracy`` (``gap_by_cause``). ``frame_scores.accuracy`` holds each frame's score
+    (1 right, 0 wrong or missed; sizes one after the other), for ``ml.comparison``; it is
+    taken out before anything is written.
     """
     true_all, predicted_all, found_true, found_prob = [], [], [], []
     recall: dict[str, float | None] = {}
@@ -282,6 +284,7 @@ def fer_live_metrics(
             "recall": m["mood_recall"],
         },
         "all": _emotion_all(true, predicted),
+        "frame_scores": {"accuracy": (predicted == true).astype(np.float64)},
     }
     if crops is not None and len(true):
         mask = predicted >= 0
@@ -301,7 +304,10 @@ def utkface_live_metrics(
     With ``crops`` (the model's outputs on the same faces' direct crops, in ``faces``' order)
     also ``found.crops_age_mae`` and ``found.crops_gender_accuracy``, the crops' figures on the
     faces the live path found, and ``gap.age_mae`` and ``gap.gender_accuracy``
-    (``gap_by_cause``, over the faces with that label).
+    (``gap_by_cause``, over the faces with that label). ``frame_scores`` holds each frame's
+    ``age_mae`` (absolute error) and ``gender_accuracy`` (1 or 0), NaN where the face has no
+    such label, as the figures over all frames count them, for ``ml.comparison``; it is taken
+    out before anything is written.
     """
     recall: dict[str, float | None] = {}
     by_size: dict[str, dict[str, Any]] = {}
@@ -355,6 +361,10 @@ def utkface_live_metrics(
             "n": len(mask),
             "age_mae": float(np.mean(np.abs(age_all - age_true))) if len(mask) else None,
             "gender_accuracy": float(np.mean(gender_right[labelled])) if labelled.any() else None,
+        },
+        "frame_scores": {
+            "age_mae": np.where(age_true >= 0, np.abs(age_all - age_true), np.nan),
+            "gender_accuracy": np.where(labelled, gender_right, np.nan),
         },
     }
     if crops is not None and len(mask):
