@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ml.datasets.faceset import FaceSet
 from ml.labels import FER_CLASSES
 
 
@@ -83,3 +84,18 @@ def utkface_names(count: int) -> list[str]:
         f"{5 + 7 * i % 80}_{i % 2}_{i % 5}_2017011{i % 10}1{i:08d}.jpg.chip.jpg"
         for i in range(count)
     ]
+
+
+def labelled_faces(emotion, age, gender) -> FaceSet:
+    """A held-out ``FaceSet`` of blank 8x8 images with these labels (-1: none), named
+    face0.jpg, face1.jpg, ...: for metrics that read labels and model outputs alone."""
+    n = len(emotion)
+    return FaceSet(
+        images=np.zeros((n, 8, 8, 1), np.uint8),
+        emotion=np.asarray(emotion, np.int32),
+        age=np.asarray(age, np.float32),
+        gender=np.asarray(gender, np.float32),
+        race=np.full(n, -1, np.int8),
+        split=np.array(["heldout"] * n),
+        names=[f"face{i}.jpg" for i in range(n)],
+    )

@@ -8,26 +8,13 @@ import numpy as np
 import pytest
 
 from ml.comparison import compare, face_scores, live_face_scores, paired
-from ml.datasets import FaceSet
 from ml.evaluate import main
 from ml.labels import MOODS
 from ml.live import LIVE_SIZES
 from musicmood import samples
 
+from .fake_faces import labelled_faces
 from .test_live import astronaut_folders
-
-
-def _faces(emotion, age, gender) -> FaceSet:
-    n = len(emotion)
-    return FaceSet(
-        images=np.zeros((n, 8, 8, 1), np.uint8),
-        emotion=np.asarray(emotion, np.int32),
-        age=np.asarray(age, np.float32),
-        gender=np.asarray(gender, np.float32),
-        race=np.full(n, -1, np.int8),
-        split=np.array(["heldout"] * n),
-        names=[f"face{i}.jpg" for i in range(n)],
-    )
 
 
 def test_the_paired_difference_is_known_more_finely_than_either_figure():
@@ -81,11 +68,11 @@ def test_faces_are_paired_by_name_whatever_their_order_and_the_gaps_compared_fac
 def test_each_face_scores_on_its_crop_and_as_the_mean_of_its_live_frames():
     happy, sad = MOODS.index("happy"), MOODS.index("sad")
     fer = face_scores(
-        "fer", _faces([happy, sad], [-1, -1], [-1, -1]), {"emotion": np.eye(4)[[1, 1]]}
+        "fer", labelled_faces([happy, sad], [-1, -1], [-1, -1]), {"emotion": np.eye(4)[[1, 1]]}
     )
     utk = face_scores(
         "utkface",
-        _faces([-1, -1], [30, -1], [1, 0]),
+        labelled_faces([-1, -1], [30, -1], [1, 0]),
         {"age": np.array([[25.0], [40.0]]), "gender": np.array([[0.7], [0.6]])},
     )
 

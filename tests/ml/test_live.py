@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from ml.analysis import FaceAnalysis
-from ml.datasets.faceset import FaceSet
 from ml.evaluate import main
 from ml.inference import Analyzer
 from ml.labels import MOODS
@@ -27,6 +26,8 @@ from ml.live import (
     utkface_live_metrics,
 )
 from musicmood import samples
+
+from .fake_faces import labelled_faces
 
 
 def astronaut_folders(tmp_path, astronaut_bgr):
@@ -222,22 +223,9 @@ def _analysis(mood: str, age: float, female: float) -> FaceAnalysis:
     return FaceAnalysis((0, 0, 10, 10), 0.9, emotion, age, "adult", female)
 
 
-def _face_set(emotion, age, gender) -> FaceSet:
-    n = len(emotion)
-    return FaceSet(
-        images=np.zeros((n, 8, 8, 1), np.uint8),
-        emotion=np.asarray(emotion, np.int32),
-        age=np.asarray(age, np.float32),
-        gender=np.asarray(gender, np.float32),
-        race=np.full(n, -1, np.int8),
-        split=np.array(["heldout"] * n),
-        names=[f"face{i}.jpg" for i in range(n)],
-    )
-
-
 def test_a_missed_face_costs_what_its_crop_would_have_read():
     happy, sad = MOODS.index("happy"), MOODS.index("sad")
-    faces = _face_set([happy, sad], [-1, -1], [-1, -1])
+    faces = labelled_faces([happy, sad], [-1, -1], [-1, -1])
     crops = {"emotion": np.eye(len(MOODS))[[happy, sad]]}  # both crops read right
     found = {"near": [_analysis("happy", 30, 0.5), None], "far": [_analysis("sad", 30, 0.5), None]}
 
@@ -256,7 +244,7 @@ def test_a_missed_face_costs_what_its_crop_would_have_read():
 
 
 def test_age_and_gender_gaps_split_alike_over_the_labelled_faces():
-    faces = _face_set([-1, -1], [20, 60], [1, 0])
+    faces = labelled_faces([-1, -1], [20, 60], [1, 0])
     crops = {"age": np.array([[22.0], [58.0]]), "gender": np.array([[0.9], [0.2]])}
     found = {"near": [_analysis("happy", 30, 0.8), None]}
 
