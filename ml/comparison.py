@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ml.datasets import FaceSet
+from ml.metrics import mean_over_views, standard_error
 
 #: The metrics compared per dataset: each face scores 1 or 0 (accuracy) or its absolute error.
 METRICS: dict[str, tuple[str, ...]] = {
@@ -45,16 +46,10 @@ def face_scores(dataset: str, faces: FaceSet, outputs: Mapping[str, np.ndarray])
     }
 
 
-def live_face_scores(frame_scores: Mapping[str, np.ndarray], faces: int) -> dict:
-    """Per metric, each face's score over its live frames (``frame_scores``: sizes one after
-    the other, as ``ml.live``'s metrics give them), the frames of one face averaged."""
-    per_face = {}
-    for metric, scores in frame_scores.items():
-        scores = np.asarray(scores, np.float64)
-        if faces < 1 or len(scores) % faces:
-            raise ValueError(f"{len(scores)} live frames are not views of {faces} faces")
-        per_face[metric] = scores.reshape(-1, faces).mean(axis=0)
-    return per_face
+def live_face_scores(frame_scores: Mapping[str, np.ndarray], views: int) -> dict:
+    """Per metric, each face's score over its ``views`` live frames (``frame_scores``: sizes
+    one after the other, as ``ml.live``'s metrics give them), the frames of one face averaged."""
+    return {metric: mean_over_views(scores, views) for metric, scores in frame_scores.items()}
 
 
 def paired(candidate: np.ndarray, baseline: np.ndarray) -> dict[str, float | int | None]:
@@ -69,7 +64,7 @@ def paired(candidate: np.ndarray, baseline: np.ndarray) -> dict[str, float | int
         "candidate": float(candidate[both].mean()) if n else None,
         "baseline": float(baseline[both].mean()) if n else None,
         "difference": float(difference.mean()) if n else None,
-        "se": float(difference.std(ddof=1) / np.sqrt(n)) if n > 1 else None,
+        "se": standard_error(difference),
     }
 
 

@@ -328,7 +328,7 @@ def evaluate(
                 "names": faces[name].names,
                 "crops": face_scores(name, faces[name], crops[name]),
                 **(
-                    {"live": live_face_scores(frame_scores[name], len(faces[name]))}
+                    {"live": live_face_scores(frame_scores[name], len(results["live"]["sizes"]))}
                     if name in frame_scores
                     else {}
                 ),

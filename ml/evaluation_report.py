@@ -93,6 +93,14 @@ def _years(value: float) -> str:
     return f"{value:+.2f}"
 
 
+_DIFFERENCE = {"points": _points, "years": _years}
+
+
+def _plus_minus(value: float, se: float | None, fmt: Callable[[float], str]) -> str:
+    """A signed figure and, where known, its standard error: "-1.2 ± 0.3"."""
+    return fmt(value) if se is None else f"{fmt(value)} ± {fmt(se).lstrip('+')}"
+
+
 def _gap_cell(gap: dict[str, float] | None, fmt: Callable[[float], str], unit: str) -> str:
     """``live minus crops`` and its two causes, each figure with its standard error over faces
     where known, e.g. "-1.2 ± 0.3 points (found -0.4 ± 0.2, missed -0.8)"."""
@@ -100,8 +108,7 @@ def _gap_cell(gap: dict[str, float] | None, fmt: Callable[[float], str], unit: s
         return ""
 
     def with_se(key: str) -> str:
-        se = gap.get(f"{key}_se")
-        return fmt(gap[key]) if se is None else f"{fmt(gap[key])} ± {fmt(se).lstrip('+')}"
+        return _plus_minus(gap[key], gap.get(f"{key}_se"), fmt)
 
     return (
         f"{with_se('total')} {unit} (found {with_se('found_faces')}, "
@@ -214,11 +221,9 @@ _SCOPES = {"crops": "crops", "live": "live path, all frames", "gap": "live minus
 
 def _with_se(figure: dict[str, Any], kind: str) -> str:
     """A paired difference and its standard error, e.g. "+0.7 ± 0.3 points"."""
-    fmt = _points if kind == "points" else _years
     if figure["difference"] is None:
         return "-"
-    se = "" if figure["se"] is None else f" ± {fmt(figure['se']).lstrip('+')}"
-    return f"{fmt(figure['difference'])}{se} {kind}"
+    return f"{_plus_minus(figure['difference'], figure['se'], _DIFFERENCE[kind])} {kind}"
 
 
 def _baseline_table(baseline: dict[str, Any]) -> Table:
@@ -230,9 +235,8 @@ def _baseline_table(baseline: dict[str, Any]) -> Table:
             if not figure:
                 continue
             if scope == "gap":
-                fmt = _points if kind == "points" else _years
                 ours, theirs = (
-                    "-" if figure[who] is None else fmt(figure[who])
+                    "-" if figure[who] is None else _DIFFERENCE[kind](figure[who])
                     for who in ("candidate", "baseline")
                 )
             elif kind == "points":

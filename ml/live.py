@@ -47,7 +47,7 @@ from ml.frames import (
 )
 from ml.image import read_image_file
 from ml.labels import MOODS
-from ml.metrics import evaluate_predictions
+from ml.metrics import evaluate_predictions, mean_over_views, standard_error
 
 #: scikit-image's sample images (``skimage.data`` functions, shipped in its wheel) that show no
 #: face: objects, textures, text, scenes. The astronaut, the cameraman and the cat are left out,
@@ -220,19 +220,9 @@ def gap_by_cause(
         "total": found_part + missed_part,
         "found_faces": found_part,
         "missed_faces": missed_part,
-        "total_se": _standard_error(difference, views),
-        "found_faces_se": _standard_error(np.where(found, difference, 0.0), views),
+        "total_se": standard_error(mean_over_views(difference, views)),
+        "found_faces_se": standard_error(mean_over_views(np.where(found, difference, 0.0), views)),
     }
-
-
-def _standard_error(per_frame: np.ndarray, views: int) -> float | None:
-    """The standard error of ``per_frame``'s mean over faces, each face's views averaged."""
-    if views < 1 or len(per_frame) % views:
-        raise ValueError(f"{len(per_frame)} frames are not {views} views of the same faces")
-    per_face = per_frame.reshape(views, -1).mean(axis=0)
-    if len(per_face) < 2:
-        return None
-    return float(per_face.std(ddof=1) / np.sqrt(len(per_face)))
 
 
 def fer_live_metrics(

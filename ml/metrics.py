@@ -77,6 +77,27 @@ def gender_accuracy(gender_true: np.ndarray, gender_prob: np.ndarray) -> float |
     return float(((gender_prob[labelled] >= 0.5) == (gender_true[labelled] >= 0.5)).mean())
 
 
+def mean_over_views(per_frame: np.ndarray, views: int) -> np.ndarray:
+    """Each face's mean over its ``views`` frames, the frames given view after view (every
+    face's first view, then every face's second, ...), as the live path makes them.
+
+    Raises:
+        ValueError: ``views`` does not divide the frames.
+    """
+    per_frame = np.asarray(per_frame, np.float64)
+    if views < 1 or len(per_frame) % views:
+        raise ValueError(f"{len(per_frame)} frames are not {views} views of the same faces")
+    return per_frame.reshape(views, -1).mean(axis=0)
+
+
+def standard_error(samples: np.ndarray) -> float | None:
+    """The standard error of the mean of independent ``samples``; None for fewer than two."""
+    samples = np.asarray(samples, np.float64)
+    if len(samples) < 2:
+        return None
+    return float(samples.std(ddof=1) / np.sqrt(len(samples)))
+
+
 def evaluate_predictions(
     *,
     emotion_true: np.ndarray,

@@ -80,10 +80,10 @@ def test_each_face_scores_on_its_crop_and_as_the_mean_of_its_live_frames():
     np.testing.assert_array_equal(utk["age_mae"], [5.0, np.nan])  # no age label: no score
     np.testing.assert_array_equal(utk["gender_accuracy"], [1.0, 0.0])
     # two faces at three sizes, sizes one after the other
-    live = live_face_scores({"accuracy": np.array([1, 0, 1, 0, 0, 1])}, faces=2)
+    live = live_face_scores({"accuracy": np.array([1, 0, 1, 0, 0, 1])}, views=3)
     np.testing.assert_allclose(live["accuracy"], [2 / 3, 1 / 3])
-    with pytest.raises(ValueError, match="not views of 4 faces"):
-        live_face_scores({"accuracy": np.zeros(6)}, faces=4)
+    with pytest.raises(ValueError, match="not 4 views"):
+        live_face_scores({"accuracy": np.zeros(6)}, views=4)
 
 
 def test_the_baseline_option_reports_each_difference_face_by_face(
