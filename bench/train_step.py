@@ -92,9 +92,10 @@ def main() -> None:
     options = parser.parse_args()
 
     default_width = TrainConfig(fer=Path("unused")).width
+    other_widths = [w for w in dict.fromkeys(options.widths) if w != default_width]
     precision = resolve_precision()
     trainers = {p: trainer(p, options.batch_size) for p in PRECISIONS}
-    trainers |= {w: trainer(precision, options.batch_size, w) for w in options.widths}
+    trainers |= {w: trainer(precision, options.batch_size, w) for w in other_widths}
     for model, images, targets in trainers.values():
         for _ in range(3):  # tracing and the first oneDNN kernels
             model.train_on_batch(images, targets)
@@ -109,7 +110,7 @@ def main() -> None:
     medians = {key: statistics.median(values) for key, values in times.items()}
     widths = {
         str(default_width): (trainers[precision][0], medians[precision]),
-        **{str(w): (trainers[w][0], medians[w]) for w in options.widths},
+        **{str(w): (trainers[w][0], medians[w]) for w in other_widths},
     }
     figures = {
         width: {
