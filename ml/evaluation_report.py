@@ -74,15 +74,19 @@ def _utkface_tables(utk: dict[str, Any]) -> list[Table]:
             for code, r in utk["by_race"].items()
         ],
     )
-    decades = Table(
-        "by decade of the true age",
-        ("age decade", "images", "age MAE (years)", "gender accuracy"),
+    return [summary, races, _decades_table("by decade of the true age", "images", utk["by_decade"])]
+
+
+def _decades_table(title: str, counted: str, by_decade: dict[str, Any]) -> Table:
+    """Age MAE and gender accuracy by decade of the true age, with the ``counted`` n."""
+    return Table(
+        title,
+        ("age decade", counted, "age MAE (years)", "gender accuracy"),
         [
             (name, str(r["n"]), _fmt(r["age_mae"], 2), _pct(r.get("gender_accuracy")))
-            for name, r in utk["by_decade"].items()
+            for name, r in by_decade.items()
         ],
     )
-    return [summary, races, decades]
 
 
 def _points(value: float) -> str:
@@ -266,6 +270,13 @@ def report_tables(results: dict[str, Any]) -> list[Table]:
         tables += _utkface_tables(results["utkface"])
     if results.get("live"):
         tables.append(_live_table(results["live"]))
+        by_decade = ((results["live"].get("utkface") or {}).get("all") or {}).get("by_decade")
+        if by_decade:
+            tables.append(
+                _decades_table(
+                    "live path, all frames, by decade of the true age", "frames", by_decade
+                )
+            )
     if results.get("baseline"):
         tables.append(_baseline_table(results["baseline"]))
     return tables

@@ -47,7 +47,7 @@ from ml.frames import (
 )
 from ml.image import read_image_file
 from ml.labels import MOODS
-from ml.metrics import evaluate_predictions, mean_over_views, standard_error
+from ml.metrics import decades, evaluate_predictions, mean_over_views, standard_error
 
 #: scikit-image's sample images (``skimage.data`` functions, shipped in its wheel) that show no
 #: face: objects, textures, text, scenes. The astronaut, the cameraman and the cat are left out,
@@ -289,7 +289,8 @@ def utkface_live_metrics(
     found: dict[str, list[FaceAnalysis | None]],
     crops: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Live-path age and gender metrics of UTKFace faces: recall by size, found and all.
+    """Live-path age and gender metrics of UTKFace faces: recall by size, found and all, and
+    over all frames by decade of the true age (``all.by_decade``: frames, age MAE, gender).
 
     With ``crops`` (the model's outputs on the same faces' direct crops, in ``faces``' order)
     also ``found.crops_age_mae`` and ``found.crops_gender_accuracy``, the crops' figures on the
@@ -339,6 +340,7 @@ def utkface_live_metrics(
     age_all = np.where(mask, age, guess)
     gender_right = np.where(mask, (female >= 0.5) == (gender_true >= 0.5), False)
     labelled = gender_true >= 0
+    age_error = np.abs(age_all - age_true)
     result = {
         "recall": recall,
         "by_size": by_size,
@@ -349,11 +351,21 @@ def utkface_live_metrics(
         },
         "all": {
             "n": len(mask),
-            "age_mae": float(np.mean(np.abs(age_all - age_true))) if len(mask) else None,
+            "age_mae": float(np.mean(age_error)) if len(mask) else None,
             "gender_accuracy": float(np.mean(gender_right[labelled])) if labelled.any() else None,
+            "by_decade": {
+                name: {
+                    "n": int(in_decade.sum()),
+                    "age_mae": float(age_error[in_decade].mean()),
+                    "gender_accuracy": float(gender_right[in_decade & labelled].mean())
+                    if (in_decade & labelled).any()
+                    else None,
+                }
+                for name, in_decade in decades(age_true).items()
+            },
         },
         "frame_scores": {
-            "age_mae": np.where(age_true >= 0, np.abs(age_all - age_true), np.nan),
+            "age_mae": np.where(age_true >= 0, age_error, np.nan),
             "gender_accuracy": np.where(labelled, gender_right, np.nan),
         },
     }

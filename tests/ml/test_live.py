@@ -134,6 +134,9 @@ def test_the_live_mode_writes_its_keys_beside_the_direct_crop_figures(
         assert live["utkface"]["by_size"][name]["age_mae"] >= 0
     assert 0.0 <= live["utkface"]["all"]["gender_accuracy"] <= 1.0
     assert "live path (retinaface-mobilenet)" in card.read_text()
+    by_decade = live["utkface"]["all"]["by_decade"]  # every frame in the decade of its face
+    assert sum(r["n"] for r in by_decade.values()) == live["utkface"]["all"]["n"]
+    assert "| age decade | frames | age MAE (years) | gender accuracy |" in card.read_text()
     # Every face found: the crops of the found faces are all the crops, and nothing is missed.
     assert live["fer"]["found"]["crops_accuracy"] == results["fer"]["accuracy"]
     assert live["fer"]["gap"]["accuracy"] == {
@@ -262,6 +265,23 @@ def test_age_and_gender_gaps_split_alike_over_the_labelled_faces():
     assert {k: gender[k] for k in ("total", "found_faces", "missed_faces")} == pytest.approx(
         {"total": -0.5, "found_faces": 0.0, "missed_faces": -0.5}
     )
+
+
+def test_live_age_and_gender_are_told_by_decade_of_the_true_age_over_all_frames():
+    faces = labelled_faces([-1, -1, -1], [5, 8, 60], [1, 0, -1])
+    # The two children read 30 years old and female at both sizes; the 60-year-old, whose
+    # gender is unknown, is missed far and taken at the mean predicted age there (30).
+    found = {
+        "near": [_analysis("happy", 30, 0.9), _analysis("happy", 30, 0.9), None],
+        "far": [_analysis("happy", 30, 0.9), _analysis("happy", 30, 0.9), None],
+    }
+
+    by_decade = utkface_live_metrics(faces, found)["all"]["by_decade"]
+
+    assert by_decade == {
+        "0-9": {"n": 4, "age_mae": pytest.approx((25 + 22) / 2), "gender_accuracy": 0.5},
+        "60-69": {"n": 2, "age_mae": pytest.approx(30.0), "gender_accuracy": None},
+    }
 
 
 def test_the_live_path_reads_faces_with_the_mirror_setting_the_crops_were_read_with(
