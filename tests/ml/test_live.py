@@ -270,7 +270,7 @@ def test_age_and_gender_gaps_split_alike_over_the_labelled_faces():
 def test_live_age_and_gender_are_told_by_decade_of_the_true_age_over_all_frames():
     faces = labelled_faces([-1, -1, -1], [5, 8, 60], [1, 0, -1])
     # The two children read 30 years old and female at both sizes; the 60-year-old, whose
-    # gender is unknown, is missed far and taken at the mean predicted age there (30).
+    # gender is unknown, is missed at both sizes and taken at the mean predicted age (30).
     found = {
         "near": [_analysis("happy", 30, 0.9), _analysis("happy", 30, 0.9), None],
         "far": [_analysis("happy", 30, 0.9), _analysis("happy", 30, 0.9), None],
