@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ml.datasets import FaceSet
-from ml.metrics import mean_over_views, standard_error
+from ml.metrics import gender_right, mean_over_views, standard_error
 
 #: The metrics compared per dataset: each face scores 1 or 0 (accuracy) or its absolute error.
 METRICS: dict[str, tuple[str, ...]] = {
@@ -37,12 +37,11 @@ def face_scores(dataset: str, faces: FaceSet, outputs: Mapping[str, np.ndarray])
     if dataset == "fer":
         right = np.argmax(outputs["emotion"], axis=1) == faces.emotion
         return {"accuracy": np.where(faces.emotion >= 0, right, np.nan)}
-    age, gender = np.asarray(faces.age, np.float64), np.asarray(faces.gender, np.float64)
+    age = np.asarray(faces.age, np.float64)
     said_age = np.asarray(outputs["age"], np.float64).reshape(-1)
-    said_female = np.asarray(outputs["gender"], np.float64).reshape(-1)
     return {
         "age_mae": np.where(age >= 0, np.abs(said_age - age), np.nan),
-        "gender_accuracy": np.where(gender >= 0, (said_female >= 0.5) == (gender >= 0.5), np.nan),
+        "gender_accuracy": gender_right(faces.gender, outputs["gender"]),
     }
 
 

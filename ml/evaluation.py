@@ -22,7 +22,7 @@ from ml.ensemble import load_ensemble
 from ml.export import OUTPUT_NAMES, empty_outputs, load_metadata
 from ml.frames import LIVE_BACKGROUNDS
 from ml.labels import MOODS
-from ml.metrics import decades, evaluate_predictions, gender_accuracy
+from ml.metrics import by_decade, evaluate_predictions
 from ml.preprocessing import Preprocessing, to_model_input
 from ml.runtime import DEFAULT_THREADS, ModelRunner, load_runner
 
@@ -89,22 +89,12 @@ def _demographic_metrics(faces: FaceSet, out: dict[str, np.ndarray]) -> dict[str
         gender_true=faces.gender,
         gender_prob=out["gender"],
     )
-    by_decade = m["age_mae_by_decade"] or {}
-    masks = decades(np.asarray(faces.age, np.float64))
-    gender = np.asarray(faces.gender, np.float64)
-    said = np.asarray(out["gender"], np.float64).reshape(-1)
+    scores = face_scores("utkface", faces, out)
     return {
         "n": len(faces),
         "age_mae": m["age_mae"],
         "gender_accuracy": m["gender_accuracy"],
-        "by_decade": {
-            name: {
-                "n": int(v["count"]),
-                "age_mae": v["mae"],
-                "gender_accuracy": gender_accuracy(gender[masks[name]], said[masks[name]]),
-            }
-            for name, v in by_decade.items()
-        },
+        "by_decade": by_decade(faces.age, scores["age_mae"], scores["gender_accuracy"]),
     }
 
 

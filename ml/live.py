@@ -47,7 +47,14 @@ from ml.frames import (
 )
 from ml.image import read_image_file
 from ml.labels import MOODS
-from ml.metrics import decades, evaluate_predictions, mean_over_views, standard_error
+from ml.metrics import (
+    by_decade,
+    evaluate_predictions,
+    gender_accuracy,
+    gender_right,
+    mean_over_views,
+    standard_error,
+)
 
 #: scikit-image's sample images (``skimage.data`` functions, shipped in its wheel) that show no
 #: face: objects, textures, text, scenes. The astronaut, the cameraman and the cat are left out,
@@ -306,17 +313,13 @@ def utkface_live_metrics(
     for name, results in found.items():
         mask, out = _outputs(results)
         recall[name] = float(mask.mean()) if len(mask) else None
-        aged, sexed = faces.age[mask] >= 0, faces.gender[mask] >= 0
+        aged = faces.age[mask] >= 0
         by_size[name] = {
             "n": int(mask.sum()),
             "age_mae": float(np.mean(np.abs(out["age"][aged] - faces.age[mask][aged])))
             if aged.any()
             else None,
-            "gender_accuracy": float(
-                np.mean((out["gender"][sexed] >= 0.5) == (faces.gender[mask][sexed] >= 0.5))
-            )
-            if sexed.any()
-            else None,
+            "gender_accuracy": gender_accuracy(faces.gender[mask], out["gender"]),
         }
         masks.append(mask)
         ages_true.append(faces.age)
@@ -338,9 +341,13 @@ def utkface_live_metrics(
     )
     guess = float(np.nanmean(age)) if mask.any() else float(np.mean(age_true))
     age_all = np.where(mask, age, guess)
-    gender_right = np.where(mask, (female >= 0.5) == (gender_true >= 0.5), False)
+    right = np.where(mask, gender_right(gender_true, female), 0.0)  # a missed face is wrong
     labelled = gender_true >= 0
     age_error = np.abs(age_all - age_true)
+    frame_scores = {
+        "age_mae": np.where(age_true >= 0, age_error, np.nan),
+        "gender_accuracy": np.where(labelled, right, np.nan),
+    }
     result = {
         "recall": recall,
         "by_size": by_size,
@@ -352,28 +359,16 @@ def utkface_live_metrics(
         "all": {
             "n": len(mask),
             "age_mae": float(np.mean(age_error)) if len(mask) else None,
-            "gender_accuracy": float(np.mean(gender_right[labelled])) if labelled.any() else None,
-            "by_decade": {
-                name: {
-                    "n": int(in_decade.sum()),
-                    "age_mae": float(age_error[in_decade].mean()),
-                    "gender_accuracy": float(gender_right[in_decade & labelled].mean())
-                    if (in_decade & labelled).any()
-                    else None,
-                }
-                for name, in_decade in decades(age_true).items()
-            },
+            "gender_accuracy": float(np.mean(right[labelled])) if labelled.any() else None,
+            "by_decade": by_decade(age_true, age_error, frame_scores["gender_accuracy"]),
         },
-        "frame_scores": {
-            "age_mae": np.where(age_true >= 0, age_error, np.nan),
-            "gender_accuracy": np.where(labelled, gender_right, np.nan),
-        },
+        "frame_scores": frame_scores,
     }
     if crops is not None and len(mask):
         aged = age_true >= 0
         crop_error = np.abs(np.tile(crops["age"].reshape(-1), len(found)) - age_true)
         crop_female = np.tile(crops["gender"].reshape(-1), len(found))
-        crop_right = (crop_female >= 0.5) == (gender_true >= 0.5)
+        crop_right = gender_right(gender_true, crop_female)
         result["found"]["crops_age_mae"] = (
             float(crop_error[mask & aged].mean()) if (mask & aged).any() else None
         )
@@ -381,11 +376,9 @@ def utkface_live_metrics(
             float(crop_right[mask & labelled].mean()) if (mask & labelled).any() else None
         )
         result["gap"] = {
-            "age_mae": gap_by_cause(
-                np.abs(age_all - age_true)[aged], crop_error[aged], mask[aged], len(found)
-            ),
+            "age_mae": gap_by_cause(age_error[aged], crop_error[aged], mask[aged], len(found)),
             "gender_accuracy": gap_by_cause(
-                gender_right[labelled], crop_right[labelled], mask[labelled], len(found)
+                right[labelled], crop_right[labelled], mask[labelled], len(found)
             ),
         }
     return result

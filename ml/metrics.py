@@ -68,13 +68,38 @@ def mae_by_decade(age_true: np.ndarray, age_pred: np.ndarray) -> dict[str, dict[
     }
 
 
+def gender_right(gender_true: np.ndarray, gender_prob: np.ndarray) -> np.ndarray:
+    """Per face 1.0 where the gender read at a 0.5 threshold (``gender_prob``, p(female)) is
+    right, 0.0 where it is wrong, and NaN where the face has no gender label (-1)."""
+    gender_true = np.asarray(gender_true, np.float64).reshape(-1)
+    said_female = np.asarray(gender_prob, np.float64).reshape(-1) >= 0.5
+    return np.where(gender_true >= 0, said_female == (gender_true >= 0.5), np.nan)
+
+
 def gender_accuracy(gender_true: np.ndarray, gender_prob: np.ndarray) -> float | None:
     """Share of the gender-labelled faces (``gender_true`` 1/0, -1 unknown) read right at a
     0.5 threshold; None when none is labelled."""
-    labelled = gender_true >= 0
-    if not labelled.any():
-        return None
-    return float(((gender_prob[labelled] >= 0.5) == (gender_true[labelled] >= 0.5)).mean())
+    right = gender_right(gender_true, gender_prob)
+    labelled = np.isfinite(right)
+    return float(right[labelled].mean()) if labelled.any() else None
+
+
+def by_decade(
+    age_true: np.ndarray, age_error: np.ndarray, right: np.ndarray
+) -> dict[str, dict[str, Any]]:
+    """Per decade of the true age (``decades``): ``n`` faces, ``age_mae`` (the mean of their
+    ``age_error``) and ``gender_accuracy`` (the mean of ``right``, 1/0 and NaN where unlabelled
+    as ``gender_right`` gives it; None where none is labelled)."""
+    age_error, right = np.asarray(age_error, np.float64), np.asarray(right, np.float64)
+    result = {}
+    for name, in_decade in decades(np.asarray(age_true, np.float64)).items():
+        sexed = in_decade & np.isfinite(right)
+        result[name] = {
+            "n": int(in_decade.sum()),
+            "age_mae": float(age_error[in_decade].mean()),
+            "gender_accuracy": float(right[sexed].mean()) if sexed.any() else None,
+        }
+    return result
 
 
 def mean_over_views(per_frame: np.ndarray, views: int) -> np.ndarray:

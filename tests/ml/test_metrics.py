@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 from ml.metrics import (
+    by_decade,
     confusion_matrix,
     evaluate_predictions,
+    gender_accuracy,
+    gender_right,
     macro_f1,
     mae_by_decade,
     validation_score,
@@ -80,3 +83,24 @@ def test_the_oldest_decade_is_open_ended():
     result = mae_by_decade(np.array([85.0, 101.0]), np.array([80.0, 100.0]))
 
     assert result == {"80+": {"mae": 3.0, "count": 2}}
+
+
+def test_gender_is_right_or_wrong_per_labelled_face_and_unknown_elsewhere():
+    right = gender_right(np.array([1, 0, 1, -1]), np.array([0.7, 0.5, 0.2, 0.9]))
+
+    np.testing.assert_array_equal(right, [1.0, 0.0, 0.0, np.nan])
+    assert gender_accuracy(np.array([1, 0, 1, -1]), np.array([0.7, 0.5, 0.2, 0.9])) == 1 / 3
+    assert gender_accuracy(np.array([-1]), np.array([0.9])) is None
+
+
+def test_by_decade_counts_every_aged_face_and_only_the_labelled_ones_for_gender():
+    result = by_decade(
+        np.array([5.0, 8.0, 33.0, -1.0]),
+        np.array([1.0, 3.0, 4.0, 9.0]),
+        np.array([1.0, np.nan, 0.0, 1.0]),
+    )
+
+    assert result == {
+        "0-9": {"n": 2, "age_mae": 2.0, "gender_accuracy": 1.0},
+        "30-39": {"n": 1, "age_mae": 4.0, "gender_accuracy": 0.0},
+    }
