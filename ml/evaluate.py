@@ -62,8 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=0,
         metavar="PIXELS",
-        help="also average each face with four copies moved by PIXELS (test-time averaging to "
-        "measure; serving does not do it)",
+        help="also average each face with four copies moved by PIXELS, on crops and in the live "
+        "path (test-time averaging to measure; serving does not do it)",
     )
     parser.add_argument(
         "--live",

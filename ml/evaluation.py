@@ -204,17 +204,19 @@ def evaluate(
 
     ``live``: also run every evaluated face through the live path (``ml.live``: composed into
     camera frames, analyzed by an ``Analyzer`` with ``detector``; around each image a room, or
-    its own replicated edge with ``live_background="edge"``); adds ``live.fer`` and
-    ``live.utkface`` (recall.<size>, by_size.<size>.<metrics>, found.<metrics>, all.<metrics>,
-    and beside the same faces' crops found.crops_<metric> and gap.<metric>.{total, found_faces,
-    missed_faces, total_se, found_faces_se}, ``ml.live.gap_by_cause``) and, where
-    scikit-image is installed, ``live.face_free`` (photos, rooms and all: frames, with_face,
-    rate): face-free frames in which the analyzer reported a face anyway.
+    its own replicated edge with ``live_background="edge"``); adds ``live.detector``,
+    ``live.runtime`` (the crops' runner, so ``mirror`` and ``shift`` apply to both),
+    ``live.fer`` and ``live.utkface`` (recall.<size>, by_size.<size>.<metrics>,
+    found.<metrics>, all.<metrics>, and beside the same faces' crops found.crops_<metric> and
+    gap.<metric>.{total, found_faces, missed_faces, total_se, found_faces_se},
+    ``ml.live.gap_by_cause``) and, where scikit-image is installed, ``live.face_free`` (photos,
+    rooms and all: frames, with_face, rate): face-free frames in which the analyzer reported a
+    face anyway.
 
     ``mirror``: average each face with its mirror image, on crops and in the live path alike;
     None does what serving does (the export's ``mirror_average``). ``shift`` > 0 also averages
     each face with four copies moved by that many pixels (``ml.runtime.Shifted``): a test-time
-    averaging to measure, on crops only (with ``live`` it is refused).
+    averaging to measure, on crops and in the live path alike.
 
     ``keep_scores``: also return ``scores``, per dataset the face names and each face's
     scores on its crop and (with ``live``) in the live path, for ``ml.comparison.compare``;
@@ -238,8 +240,6 @@ def evaluate(
             f"live_background must be one of {LIVE_BACKGROUNDS}, got {live_background!r}."
         )
     folders = [model_dir] if isinstance(model_dir, (str, Path)) else list(model_dir)
-    if live and shift:
-        raise ValueError("The live path serves no shifted views; evaluate shift without live.")
     if len(folders) > 1:
         if live:
             raise ValueError("The live path serves one model; evaluate an ensemble without live.")
@@ -309,6 +309,7 @@ def evaluate(
             detector=detector,
             detector_max_side=detector_max_side,
             mirror=mirror,
+            shift=shift,
             fill=live_background,
             show_progress=show_progress,
         )
@@ -341,6 +342,7 @@ def _evaluate_live(
     detector: str,
     detector_max_side: int,
     mirror: bool,
+    shift: int,
     fill: str,
     show_progress: bool,
 ) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
@@ -358,9 +360,11 @@ def _evaluate_live(
         threads=threads,
         detector_max_side=detector_max_side,
         mirror=mirror,  # as the crops were read, so live and crops differ by the path alone
+        shift=shift,
     )
     result: dict[str, Any] = {
         "detector": analyzer.detector.name,
+        "runtime": analyzer.runner.name,
         **live.live_summary(fill=fill),
     }
     sources: dict[str, dict[str, Path]] = {}

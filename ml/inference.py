@@ -61,6 +61,7 @@ class Analyzer:
         threads: int = DEFAULT_THREADS,
         detector_max_side: int = DEFAULT_MAX_SIDE,
         mirror: bool | None = None,
+        shift: int = 0,
     ) -> Analyzer:
         """Load an export folder once.
 
@@ -73,6 +74,8 @@ class Analyzer:
             detector_max_side: detection resolution when ``detector`` is a name.
             mirror: average each face with its mirror image; None: as the export's
                 ``mirror_average`` says (what serving does).
+            shift: > 0 also averages each face with four copies moved by that many pixels
+                (``ml.runtime.Shifted``; a test-time averaging to measure).
 
         Raises:
             ModelNotFound: no export at ``model_dir`` (the message says what was expected).
@@ -80,7 +83,7 @@ class Analyzer:
         """
         metadata = load_metadata(model_dir)
         mirror = metadata.mirror_average if mirror is None else mirror
-        runner = load_runner(model_dir, runtime, threads=threads, mirror=mirror)
+        runner = load_runner(model_dir, runtime, threads=threads, mirror=mirror, shift=shift)
         if tuple(runner.input_shape) != metadata.input_shape:
             raise ValueError(
                 f"{model_dir}: the model's input shape {runner.input_shape} differs from its "

@@ -297,11 +297,17 @@ def test_the_live_path_reads_faces_with_the_mirror_setting_the_crops_were_read_w
     assert isinstance(served.runner, Mirrored) == served.metadata.mirror_average
 
 
-def test_the_live_mode_refuses_shifted_views_which_serving_never_reads(
-    tiny_model_dir, astronaut_bgr, tmp_path, capsys
-):
+def test_the_live_mode_reads_shifted_views_as_the_crops_do(tiny_model_dir, astronaut_bgr, tmp_path):
+    from ml.runtime import Shifted
+
     _, utk = astronaut_folders(tmp_path, astronaut_bgr)
+    out = tmp_path / "shift.json"
     args = ["--model", str(tiny_model_dir), "--utkface", str(utk), "--live", "--shift", "2"]
 
-    assert main(args) == 2
-    assert "The live path serves no shifted views" in capsys.readouterr().err
+    assert main([*args, "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["shift"] == 2 and data["live"]["runtime"] == data["runtime"]
+    assert data["runtime"].endswith("+shift2")
+    assert data["live"]["utkface"]["all"]["n"] == data["utkface"]["n"] * len(data["live"]["sizes"])
+    shifted = Analyzer.load(tiny_model_dir, detector="retinaface-mobilenet", shift=2)
+    assert isinstance(shifted.runner, Shifted) and shifted.runner.pixels == 2
