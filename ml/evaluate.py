@@ -5,7 +5,8 @@
 tables and, with ``--json FILE``, write the nested results ``ml.evaluation.evaluate``
 describes (``--markdown FILE``: the model card's tables). ``--baseline MODEL`` evaluates a
 second model the same way and adds ``baseline``: ``ml.comparison.compare``'s face-by-face
-differences from it.
+differences from it; ``--baseline-mirror`` and ``--baseline-shift`` read the baseline with other
+test-time averaging, so a lever can be weighed on one model (``--baseline`` the same model).
 """
 
 from __future__ import annotations
@@ -97,6 +98,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also evaluate this exported model (the shipped one, say) the same way, and report "
         "the face-by-face differences from it with their standard errors",
     )
+    parser.add_argument(
+        "--baseline-mirror",
+        choices=("on", "off"),
+        help="mirror averaging for the baseline (default: as --mirror)",
+    )
+    parser.add_argument(
+        "--baseline-shift",
+        type=int,
+        metavar="PIXELS",
+        help="shifted views for the baseline (default: as --shift); with --baseline the same "
+        "model, the difference is what the test-time averaging adds, face by face",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument(
         "--markdown", type=Path, help="also write the results as the model card's tables"
@@ -130,7 +143,7 @@ def run(options: dict[str, Any]) -> tuple[dict[str, Any], str]:
     results = evaluate(options["model"], keep_scores=baseline is not None, **settings)
     if baseline is not None:
         logger.info("Evaluating the baseline %s on the same faces", baseline)
-        theirs = evaluate(baseline, keep_scores=True, **settings)
+        theirs = evaluate(baseline, keep_scores=True, **{**settings, **baseline_settings(options)})
         results["baseline"] = {
             "model": theirs["model"],
             "runtime": theirs["runtime"],
@@ -145,6 +158,16 @@ def run(options: dict[str, Any]) -> tuple[dict[str, Any], str]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(format_markdown(results), encoding="utf-8")
     return results, format_report(results)
+
+
+def baseline_settings(options: dict[str, Any]) -> dict[str, Any]:
+    """The settings in which ``--baseline-mirror`` and ``--baseline-shift`` differ, if given."""
+    settings: dict[str, Any] = {}
+    if options.get("baseline_mirror") is not None:
+        settings["mirror"] = options["baseline_mirror"] == "on"
+    if options.get("baseline_shift") is not None:
+        settings["shift"] = options["baseline_shift"]
+    return settings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -133,3 +133,23 @@ def test_the_baseline_option_reports_each_difference_face_by_face(
         "| FER2013 mood accuracy, live path, all frames | 50.0 % | 50.0 % | +0.0 ± 0.0 points |"
         in text
     )
+
+
+def test_a_test_time_lever_is_weighed_against_the_same_model_read_without_it(
+    tiny_model_dir, astronaut_bgr, tmp_path
+):
+    fer, utk = astronaut_folders(tmp_path, astronaut_bgr)
+    common = ["--model", str(tiny_model_dir), "--fer", str(fer), "--utkface", str(utk)]
+    out, plain = tmp_path / "lever.json", tmp_path / "plain.json"
+
+    assert main([*common, "--shift", "3", "--baseline", str(tiny_model_dir),
+                 "--baseline-shift", "0", "--json", str(out)]) == 0  # fmt: skip
+    assert main([*common, "--json", str(plain)]) == 0
+
+    results, served = json.loads(out.read_text()), json.loads(plain.read_text())
+    compared = results["baseline"]
+    assert results["runtime"] == served["runtime"] + "+shift3"
+    assert compared["runtime"] == served["runtime"]  # the baseline read as served
+    age = compared["utkface"]["crops"]["age_mae"]
+    assert age["candidate"] == pytest.approx(results["utkface"]["age_mae"])
+    assert age["baseline"] == pytest.approx(served["utkface"]["age_mae"])
