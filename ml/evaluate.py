@@ -140,6 +140,11 @@ def run(options: dict[str, Any]) -> tuple[dict[str, Any], str]:
         live_background=options.get("live_background") or "room",
     )
     baseline = options.get("baseline")
+    if baseline is None and baseline_settings(options):
+        raise ValueError(
+            "--baseline-mirror and --baseline-shift set the baseline's reading: "
+            "give the baseline model with --baseline."
+        )
     results = evaluate(options["model"], keep_scores=baseline is not None, **settings)
     if baseline is not None:
         logger.info("Evaluating the baseline %s on the same faces", baseline)

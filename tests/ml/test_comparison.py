@@ -153,3 +153,16 @@ def test_a_test_time_lever_is_weighed_against_the_same_model_read_without_it(
     age = compared["utkface"]["crops"]["age_mae"]
     assert age["candidate"] == pytest.approx(results["utkface"]["age_mae"])
     assert age["baseline"] == pytest.approx(served["utkface"]["age_mae"])
+
+
+def test_the_baseline_reading_options_are_refused_without_a_baseline(
+    tiny_model_dir, astronaut_bgr, tmp_path, capsys
+):
+    fer, utk = astronaut_folders(tmp_path, astronaut_bgr)
+    out = tmp_path / "out.json"
+    common = ["--model", str(tiny_model_dir), "--fer", str(fer), "--utkface", str(utk)]
+
+    assert main([*common, "--baseline-shift", "0", "--json", str(out)]) == 2
+    assert main([*common, "--baseline-mirror", "off", "--json", str(out)]) == 2
+    assert "--baseline" in capsys.readouterr().err
+    assert not out.exists()  # refused before any work
