@@ -173,6 +173,7 @@ def ondevice_parameters() -> dict[str, Any]:
             "retry_side": mobilenet.RETRY_SIDE,
             "retry_face_sides": list(mobilenet.RETRY_FACE_SIDES),
             "score_threshold": mobilenet.SCORE_THRESHOLD,
+            "confirm_threshold": mobilenet.CONFIRM_THRESHOLD,
             "nms_iou": mobilenet.NMS_IOU,
             "top_candidates": mobilenet.TOP_CANDIDATES,
             "max_faces": mobilenet.MAX_FACES,

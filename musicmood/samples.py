@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from ml.frames import Placed, compose_frame
 from ml.frames import encode_jpeg as encode_jpeg  # re-exported: the samples' JPEG encoder
 from ml.labels import MOODS
 from ml.live import sample_picture
@@ -31,6 +32,9 @@ PARITY_LOGIT_SPREAD = 2.0
 FRAME_BACKGROUND = 90
 #: The astronaut's head and shoulders in the photo, (top, left, side) in its pixels.
 ASTRONAUT_HEAD = (10, 80, 360)
+#: The astronaut's face in the photo, (top, left, height, width): RetinaFace's box, a little
+#: more above and at the sides.
+ASTRONAUT_FACE = (31, 168, 146, 114)
 
 
 def astronaut_image() -> np.ndarray:
@@ -46,6 +50,19 @@ def astronaut_frame(width: int = 640, height: int = 480) -> np.ndarray:
     photo = cv2.resize(astronaut_image(), (side, side), interpolation=cv2.INTER_AREA)
     frame[y0 : y0 + side, x0 : x0 + side] = photo
     return frame
+
+
+def faint_far_face_frame() -> tuple[np.ndarray, Placed]:
+    """The astronaut's face far away and faint, and where it went: a 28 px copy, blurred and
+    at half contrast, shown at 100 px in a 640x480 room frame (``ml.frames.compose_frame``).
+    RetinaFace MobileNet scores it below its threshold at 320 and at 960 px; the mirrored frame
+    shows it as well, and so it is kept (``ml.detection.mobilenet.CONFIRM_THRESHOLD``)."""
+    top, left, height, width = ASTRONAUT_FACE
+    face = astronaut_image()[top : top + height, left : left + width]
+    face = cv2.resize(face, (28, 28), interpolation=cv2.INTER_AREA)
+    face = cv2.GaussianBlur(face, (0, 0), 1.5)
+    face = np.clip((face.astype(np.float32) - 128) * 0.5 + 128, 0, 255).astype(np.uint8)
+    return compose_frame(face, 100, seed=3)
 
 
 def two_face_frame(width: int = 640, height: int = 480) -> np.ndarray:

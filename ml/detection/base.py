@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -80,3 +80,34 @@ def box_to_full(
     x0, y0 = max(0, math.floor(x0)), max(0, math.floor(y0))
     x1, y1 = min(width, math.ceil(x1)), min(height, math.ceil(y1))
     return (int(x0), int(y0), int(max(1, x1 - x0)), int(max(1, y1 - y0)))
+
+
+def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over union of two (x, y, w, h) boxes (0 when either is empty)."""
+    width = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    overlap = width * height
+    union = a[2] * a[3] + b[2] * b[3] - overlap
+    return float(overlap / union) if union > 0 else 0.0
+
+
+#: Landmarks that trade names when an image is mirrored left to right.
+MIRRORED_LANDMARKS = {
+    "left_eye": "right_eye",
+    "right_eye": "left_eye",
+    "mouth_left": "mouth_right",
+    "mouth_right": "mouth_left",
+}
+
+
+def mirror_face(face: DetectedFace, width: int) -> DetectedFace:
+    """``face`` as found in an image ``width`` pixels wide mirrored left to right, mapped back
+    into the image itself (its box and landmarks, whose left and right trade names)."""
+    x, y, w, h = face.box
+    landmarks = None
+    if face.landmarks is not None:
+        landmarks = {
+            MIRRORED_LANDMARKS.get(name, name): (width - px, py)
+            for name, (px, py) in face.landmarks.items()
+        }
+    return replace(face, box=(width - x - w, y, w, h), landmarks=landmarks)

@@ -32,6 +32,7 @@ import numpy as np
 import pytest
 
 from ml.detection import RetinaFaceMobileNetDetector
+from ml.detection.base import box_iou
 from ml.export import ONNX_FILE
 from ml.image import read_image_file
 from ml.inference import Analyzer
@@ -106,7 +107,11 @@ def dataset_faces() -> list[np.ndarray]:
 @pytest.fixture(scope="module")
 def frames() -> list[tuple[str, np.ndarray]]:
     """(name, BGR 640x480 frame) of every frame compared."""
-    frames = [("astronaut", samples.astronaut_frame()), ("two faces", samples.two_face_frame())]
+    frames = [
+        ("astronaut", samples.astronaut_frame()),
+        ("two faces", samples.two_face_frame()),
+        ("faint far face", samples.faint_far_face_frame()[0]),  # the mirrored look's check
+    ]
     if not DATASETS.is_dir():
         pytest.skip(f"The face datasets are not at {DATASETS}.")
     for index, face in enumerate(dataset_faces()):
@@ -140,13 +145,6 @@ def analyse_in_browser(driver, url: str, frames) -> list[dict]:
     return results
 
 
-def iou(a, b) -> float:
-    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
-    w = max(0, min(ax1, bx1) - max(a[0], b[0]))
-    h = max(0, min(ay1, by1) - max(a[1], b[1]))
-    return w * h / float(a[2] * a[3] + b[2] * b[3] - w * h)
-
-
 def compare(device: list[dict], server, frames) -> dict:
     """Parity figures of the page's results against the server's ``FrameAnalysis`` list."""
     figures = {"frames": len(frames), "faces": 0, "unmatched": [], "box_px": 0.0, "emotion": 0.0}
@@ -157,8 +155,8 @@ def compare(device: list[dict], server, frames) -> dict:
             figures["unmatched"].append(f"{name}: {len(mine['faces'])} vs {len(theirs.faces)}")
         for face in theirs.faces:
             figures["faces"] += 1
-            match = max(mine["faces"], key=lambda m: iou(m["box"], face.box), default=None)
-            if match is None or iou(match["box"], face.box) < SAME_FACE_IOU:
+            match = max(mine["faces"], key=lambda m: box_iou(m["box"], face.box), default=None)
+            if match is None or box_iou(match["box"], face.box) < SAME_FACE_IOU:
                 figures["unmatched"].append(f"{name}: no face at {face.box}")
                 continue
             box_diff = (abs(a - b) for a, b in zip(match["box"], face.box, strict=True))

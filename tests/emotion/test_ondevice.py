@@ -57,6 +57,7 @@ def test_the_config_gives_the_page_the_server_s_own_parameters(client, offered, 
     assert detector["retry_side"] == mobilenet.RETRY_SIDE
     assert detector["retry_face_sides"] == list(mobilenet.RETRY_FACE_SIDES)
     assert detector["score_threshold"] == mobilenet.SCORE_THRESHOLD
+    assert detector["confirm_threshold"] == mobilenet.CONFIRM_THRESHOLD
     assert detector["nms_iou"] == mobilenet.NMS_IOU
     assert detector["bgr_mean"] == list(mobilenet.BGR_MEAN)
     assert detector["anchor_sizes"] == [list(s) for s in priors.ANCHOR_SIZES]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ml.detection import RetinaFaceMobileNetDetector
-from ml.detection.base import DEFAULT_MAX_SIDE, DetectedFace
+from ml.detection.base import DEFAULT_MAX_SIDE, DetectedFace, box_iou
 from ml.export import METADATA_FILE
 from ml.frames import LIVE_FRAME
 from ml.framing import (
@@ -174,14 +174,6 @@ def utkface_like(astronaut_bgr) -> np.ndarray:
     return np.ascontiguousarray(astronaut_bgr[20:220, 125:325])
 
 
-def iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    return w * h / (aw * ah + bw * bh - w * h)
-
-
 @pytest.mark.parametrize("image_name", ["fer_like", "utkface_like"])
 def test_in_a_camera_frame_the_face_is_found_where_the_padded_image_shows_it(
     request, image_name, detector, serving_detector
@@ -192,7 +184,7 @@ def test_in_a_camera_frame_the_face_is_found_where_the_padded_image_shows_it(
     for seed in range(3):  # three sizes and places in the frame
         camera = detect_in_camera_frame(image, serving_detector, seed)
         assert camera is not None
-        assert iou(camera.box, padded.box) > 0.7, (seed, camera.box, padded.box)
+        assert box_iou(camera.box, padded.box) > 0.7, (seed, camera.box, padded.box)
         for name in ("left_eye", "right_eye", "nose"):
             distance = np.hypot(*np.subtract(camera.landmarks[name], padded.landmarks[name]))
             assert distance < 0.06 * side, (seed, name, distance)

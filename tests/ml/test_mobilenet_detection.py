@@ -8,6 +8,7 @@ import pytest
 from ml.detection import RetinaFaceMobileNetDetector, create_detector, mobilenet_weights_path
 from ml.detection.priors import anchors, decode_boxes, non_maximum_suppression
 from ml.errors import DetectorWeightsMissing
+from musicmood import samples
 from tests.probe import python_probe
 
 
@@ -162,3 +163,87 @@ def test_a_full_size_pass_is_the_only_pass():
 
     assert full.detect(np.full((480, 640, 3), 128, np.uint8)) == []
     assert passes == [0]  # training framing detects each image at its own size, once
+
+
+def recording_passes(detector, frame):
+    """``detector.detect(frame)`` and its network passes: (side, upscale, threshold, mirrored,
+    faces found)."""
+    passes = []
+    detect_at = detector._detect_at
+
+    def spy(image, size, **kwargs):
+        found = detect_at(image, size, **kwargs)
+        mirrored = image.shape == frame.shape and np.array_equal(image, frame[:, ::-1])
+        passes.append((size, kwargs.get("upscale", False), kwargs.get("threshold"), mirrored,
+                       len(found)))  # fmt: skip
+        return found
+
+    detector._detect_at = spy
+    try:
+        return detector.detect(frame), passes
+    finally:
+        del detector._detect_at
+
+
+def test_a_faint_far_face_is_kept_when_the_mirrored_frame_shows_it_too(mobilenet):
+    from ml.detection.mobilenet import CONFIRM_THRESHOLD, RETRY_SIDE, SCORE_THRESHOLD
+
+    frame, (px, py, side, _) = samples.faint_far_face_frame()
+    unconfirmed = RetinaFaceMobileNetDetector(confirm_threshold=0)
+    assert unconfirmed.detect(frame) == []  # too weak for either look on its own
+
+    faces, passes = recording_passes(mobilenet, frame)
+
+    assert [p[:4] for p in passes] == [
+        (320, False, None, False),
+        (RETRY_SIDE, True, CONFIRM_THRESHOLD, False),
+        (RETRY_SIDE, True, CONFIRM_THRESHOLD, True),
+    ]
+    assert passes[1][4] >= 1 and passes[2][4] >= 1
+    assert len(faces) == 1
+    face = faces[0]
+    fx, fy, fw, fh = face.box  # in the frame's own pixels, not the mirrored frame's
+    assert px <= fx + fw / 2 <= px + side and py <= fy + fh / 2 <= py + side
+    assert CONFIRM_THRESHOLD <= face.score < 1.0
+    (lx, _), (rx, _) = face.landmarks["left_eye"], face.landmarks["right_eye"]
+    assert fx <= lx < rx <= fx + fw  # the frame's own landmarks, image-left eye first
+    assert SCORE_THRESHOLD > CONFIRM_THRESHOLD
+
+
+def test_a_faint_face_the_mirrored_frame_does_not_show_is_dropped():
+    detector = RetinaFaceMobileNetDetector()
+    frame, _ = samples.faint_far_face_frame()
+    assert len(detector.detect(frame)) == 1
+    detect_at = detector._detect_at
+
+    def blind_to_the_mirror(image, size, **kwargs):
+        if image.shape == frame.shape and np.array_equal(image, frame[:, ::-1]):
+            return []
+        return detect_at(image, size, **kwargs)
+
+    detector._detect_at = blind_to_the_mirror
+    assert detector.detect(frame) == []
+
+
+def test_a_frame_without_a_weak_face_costs_no_mirrored_look(mobilenet):
+    from ml.detection.mobilenet import RETRY_SIDE
+
+    faces, passes = recording_passes(mobilenet, np.full((480, 640, 3), 128, np.uint8))
+    assert faces == []
+    assert [p[:2] for p in passes] == [(320, False), (RETRY_SIDE, True)]
+
+
+def test_a_face_found_in_the_mirrored_image_maps_back_with_its_sides_renamed():
+    from ml.detection.base import DetectedFace, box_iou, mirror_face
+
+    marks = {"left_eye": (30.0, 40.0), "right_eye": (50.0, 41.0), "nose": (40.0, 50.0),
+             "mouth_left": (33.0, 60.0), "mouth_right": (47.0, 61.0)}  # fmt: skip
+    face = DetectedFace(box=(20, 30, 40, 45), score=0.4, landmarks=marks)
+    back = mirror_face(face, 100)
+    assert back.box == (40, 30, 40, 45) and back.score == 0.4
+    assert back.landmarks["left_eye"] == (50.0, 41.0)  # the right eye, seen from the mirror
+    assert back.landmarks["right_eye"] == (70.0, 40.0) and back.landmarks["nose"] == (60.0, 50.0)
+    assert back.landmarks["left_eye"][0] < back.landmarks["right_eye"][0]
+    assert mirror_face(back, 100) == face
+    assert box_iou(face.box, face.box) == 1.0 and box_iou(face.box, (200, 0, 5, 5)) == 0.0
+    assert box_iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)

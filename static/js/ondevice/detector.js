@@ -2,12 +2,13 @@
  *
  * The network (the server's own ONNX file) predicts, for every anchor, a face probability, box
  * offsets and five landmark offsets. This module prepares its input and decodes its outputs
- * into boxes and landmarks in frame pixels: anchors, variances, score threshold, NMS, and the
- * second, enlarged look at a frame where the first found nobody. Every number comes from the
+ * into boxes and landmarks in frame pixels: anchors, variances, score threshold, NMS, the
+ * second, enlarged look at a frame where the first found nobody, and that look's check of a weak
+ * face against the mirrored frame. Every number comes from the
  * server (`config`, built from the Python module's constants); arithmetic the reference does in
  * float32 is done in float32 here (Math.fround).
  */
-import { downscale, resizeTo } from "./imaging.js";
+import { downscale, mirror, resizeTo } from "./imaging.js";
 
 const f32 = Math.fround;
 const anchorCache = new Map();
@@ -90,11 +91,38 @@ function boxToFull([x, y, w, h], factor, frameWidth, frameHeight) {
   return [x0, y0, Math.max(1, x1 - x0), Math.max(1, y1 - y0)];
 }
 
+/** ml.detection.base.box_iou: intersection over union of two (x, y, w, h) boxes. */
+export function boxIou(a, b) {
+  const width = Math.max(0, Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]));
+  const height = Math.max(0, Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]));
+  const overlap = width * height;
+  const union = a[2] * a[3] + b[2] * b[3] - overlap;
+  return union > 0 ? overlap / union : 0;
+}
+
+const MIRRORED_LANDMARKS = {
+  left_eye: "right_eye",
+  right_eye: "left_eye",
+  mouth_left: "mouth_right",
+  mouth_right: "mouth_left",
+};
+
+/** ml.detection.base.mirror_face: a face found in the mirrored frame, in the frame's pixels. */
+export function mirrorFace(face, width) {
+  const [x, y, w, h] = face.box;
+  const landmarks = {};
+  for (const [name, [px, py]] of Object.entries(face.landmarks)) {
+    landmarks[MIRRORED_LANDMARKS[name] ?? name] = [width - px, py];
+  }
+  return { ...face, box: [width - x - w, y, w, h], landmarks };
+}
+
 /**
- * Faces found by the network's outputs for an input scaled by `factor` from the frame:
+ * Faces scored at least `threshold` (default config.score_threshold) by the network's outputs
+ * for an input scaled by `factor` from the frame:
  * [{ box: [x, y, w, h], score, landmarks: { left_eye: [x, y], ... } }], best first.
  */
-export function decodeFaces(outputs, inputWidth, inputHeight, factor, frame, config) {
+export function decodeFaces(outputs, inputWidth, inputHeight, factor, frame, config, threshold) {
   const [loc, conf, marks] = outputs;
   const table = anchors(inputHeight, inputWidth, config);
   const count = table.length / 4;
@@ -104,9 +132,9 @@ export function decodeFaces(outputs, inputWidth, inputHeight, factor, frame, con
         `${conf.length / 2} predictions: not a RetinaFace MobileNet model.`,
     );
   }
-  const threshold = f32(config.score_threshold);
+  const floor = f32(threshold ?? config.score_threshold);
   let candidates = [];
-  for (let a = 0; a < count; a++) if (conf[a * 2 + 1] >= threshold) candidates.push(a);
+  for (let a = 0; a < count; a++) if (conf[a * 2 + 1] >= floor) candidates.push(a);
   if (!candidates.length) return [];
   candidates.sort((p, q) => conf[q * 2 + 1] - conf[p * 2 + 1] || p - q);
   candidates = candidates.slice(0, config.top_candidates);
@@ -136,21 +164,45 @@ export function decodeFaces(outputs, inputWidth, inputHeight, factor, frame, con
  * height)` runs the network and resolves to its three outputs (boxes, scores, landmarks).
  */
 export async function detectFaces(frame, config, run) {
-  const look = async (side, upscale) => {
-    const { image, factor } = upscale ? resizeTo(frame, side) : downscale(frame, side);
+  const look = async (source, side, upscale, threshold) => {
+    const { image, factor } = upscale ? resizeTo(source, side) : downscale(source, side);
     const outputs = await run(detectorInput(image, config), image.width, image.height);
-    return decodeFaces(outputs, image.width, image.height, factor, frame, config);
+    return decodeFaces(outputs, image.width, image.height, factor, source, config, threshold);
   };
-  let faces = await look(config.max_side, false);
+  const faces = await look(frame, config.max_side, false);
   const longest = Math.max(frame.width, frame.height);
   const first = config.max_side <= 0 ? longest : Math.min(longest, config.max_side);
-  if (!faces.length && config.max_side > 0 && config.retry_side > first) {
-    // The second look is for small faces: keep those within retry_face_sides of the frame.
-    const [least, most] = config.retry_face_sides.map((share) => share * longest);
-    faces = (await look(config.retry_side, true)).filter((face) => {
+  if (faces.length || config.max_side <= 0 || config.retry_side <= first) return faces;
+  return secondLook(frame, config, (source, threshold) =>
+    look(source, config.retry_side, true, threshold),
+  );
+}
+
+/** RetinaFaceMobileNetDetector._second_look: small faces of the enlarged frame; when none is
+ * sure, the weak ones the mirrored frame confirms (config.confirm_threshold). */
+async function secondLook(frame, config, look) {
+  const longest = Math.max(frame.width, frame.height);
+  const [least, most] = config.retry_face_sides.map((share) => share * longest);
+  const sized = (faces) =>
+    faces.filter((face) => {
       const side = Math.max(face.box[2], face.box[3]);
       return least <= side && side <= most;
     });
+  const threshold = Math.min(config.confirm_threshold, config.score_threshold);
+  const floor = threshold || config.score_threshold;
+  const faces = sized(await look(frame, floor));
+  const sure = faces.filter((face) => face.score >= config.score_threshold);
+  if (sure.length || !faces.length) return sure;
+  const mirrored = sized(await look(mirror(frame), floor)).map((face) =>
+    mirrorFace(face, frame.width),
+  );
+  const confirmed = [];
+  for (const face of faces) {
+    const twins = mirrored.filter((other) => boxIou(face.box, other.box) > config.nms_iou);
+    if (twins.length) {
+      const best = Math.max(...twins.map((other) => other.score));
+      confirmed.push({ ...face, score: (face.score + best) / 2 });
+    }
   }
-  return faces;
+  return confirmed.sort((p, q) => q.score - p.score);
 }

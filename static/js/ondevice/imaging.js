@@ -246,6 +246,19 @@ export function resizeLinear(image, width, height) {
   return out;
 }
 
+/** image[:, ::-1]: the image mirrored left to right (a copy). */
+export function mirror(image) {
+  const { width, height, channels: cn } = image;
+  const out = blank(width, height, cn);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const from = (y * width + x) * cn;
+      out.data.set(image.data.subarray(from, from + cn), (y * width + width - 1 - x) * cn);
+    }
+  }
+  return out;
+}
+
 /** ml.detection.base.downscale: at most maxSide on the longer side (INTER_AREA); and factor. */
 export function downscale(image, maxSide) {
   const longest = Math.max(image.width, image.height);
