@@ -1,5 +1,5 @@
 """Benchmark of the serving path: model runtimes, face detectors, JPEG decode, whole frames
-(one face, and two faces side by side).
+(one face, two faces side by side, none, and a faint far face: the most detector passes).
 
 Prints one JSON object. Usage::
 
@@ -42,7 +42,12 @@ from ml.image import decode_image  # noqa: E402
 from ml.inference import Analyzer  # noqa: E402
 from ml.runtime import KerasRunner, Mirrored, TFLiteRunner  # noqa: E402
 from ml.train_config import TrainConfig  # noqa: E402
-from musicmood.samples import astronaut_frame, encode_jpeg, two_face_frame  # noqa: E402
+from musicmood.samples import (  # noqa: E402
+    astronaut_frame,
+    encode_jpeg,
+    faint_far_face_frame,
+    two_face_frame,
+)
 
 DEFAULT_MODEL = REPO / "models" / "default"
 FRAME_SIZES: tuple[tuple[int, int], ...] = ((640, 480), (320, 240))
@@ -283,6 +288,14 @@ def main(argv: list[str] | None = None) -> int:
                 args.threads,
                 max(20, args.repeats // 4),
                 encode_jpeg(np.full((480, 640, 3), 90, np.uint8), JPEG_QUALITY),
+            ),
+            # the most passes a frame costs: 320 px, 960 px and the mirrored 960 px look
+            "faint_far_face_frame_640x480": bench_whole_frames(
+                model_dir,
+                detectors,
+                args.threads,
+                max(20, args.repeats // 4),
+                encode_jpeg(faint_far_face_frame()[0], JPEG_QUALITY),
             ),
             "per_face_model": bench_models(model_dir, args.threads, args.repeats),
         }

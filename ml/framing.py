@@ -47,9 +47,11 @@ FRAMING_PAD_FRACTION = 0.25
 FRAMING_DETECT_SIDE = 192
 #: Grey level of the padding.
 FRAMING_PAD_VALUE = 128
-#: Bumped whenever the detection step changes, so cached detections are not reused
-#: (2: the MobileNet score threshold went from 0.75 to 0.5).
-FRAMING_VERSION = 2
+#: Per framing context, bumped whenever its detection step changes, so cached detections are
+#: not reused (2: the MobileNet score threshold went from 0.75 to 0.5; camera 3: serving's
+#: second look keeps a weak face the mirrored frame confirms, which the padded context's single
+#: full-size pass never reaches).
+FRAMING_VERSIONS = {"padded": 2, "camera": 3}
 #: In the "camera" context the image is pasted into a camera frame at a side drawn, per image,
 #: from this range in pixels: from the live evaluation's far face to its near one.
 FRAMING_CAMERA_SIDES = (min(LIVE_SIZES.values()), max(LIVE_SIZES.values()))
@@ -216,8 +218,9 @@ class DetectorFramer:
             detector = create_detector(params.framing, max_side=DEFAULT_MAX_SIDE if camera else 0)
         self.detector = detector
         context = "-camera" if params.framing_context == "camera" else ""
+        version = FRAMING_VERSIONS[params.framing_context]
         self.cache_file = (
-            Path(cache_dir) / f"detections-{params.framing}{context}-v{FRAMING_VERSION}.json"
+            Path(cache_dir) / f"detections-{params.framing}{context}-v{version}.json"
             if cache_dir
             else None
         )

@@ -15,7 +15,7 @@ from ml.export import METADATA_FILE
 from ml.frames import LIVE_FRAME
 from ml.framing import (
     FRAMING_CAMERA_SIDES,
-    FRAMING_VERSION,
+    FRAMING_VERSIONS,
     DetectorFramer,
     FaceFrame,
     detect_in_camera_frame,
@@ -97,7 +97,9 @@ def test_detections_are_cached_by_image_bytes_and_reused(detector, fer_like, tmp
     first = DetectorFramer(PARAMS, cache_dir=tmp_path, detector=detector)
     first.add(fer_like, key)
     crops, inside = first.finish()
-    assert (tmp_path / f"detections-retinaface-mobilenet-v{FRAMING_VERSION}.json").is_file()
+    assert (
+        tmp_path / f"detections-retinaface-mobilenet-v{FRAMING_VERSIONS['padded']}.json"
+    ).is_file()
     again = DetectorFramer(PARAMS, cache_dir=tmp_path, detector=NoDetector())
     again.add(fer_like, key)
     crops_again, inside_again = again.finish()
@@ -218,8 +220,12 @@ def test_a_camera_framer_detects_at_serving_resolution_and_caches_apart(
     framer.add(utkface_like, b"utk")
     crops, _ = framer.finish()
     assert len(crops) == 2 and not framer.missed
-    assert (tmp_path / f"detections-retinaface-mobilenet-camera-v{FRAMING_VERSION}.json").is_file()
-    assert not (tmp_path / f"detections-retinaface-mobilenet-v{FRAMING_VERSION}.json").exists()
+    assert (
+        tmp_path / f"detections-retinaface-mobilenet-camera-v{FRAMING_VERSIONS['camera']}.json"
+    ).is_file()
+    assert not (
+        tmp_path / f"detections-retinaface-mobilenet-v{FRAMING_VERSIONS['padded']}.json"
+    ).exists()
 
 
 def test_a_framing_context_must_be_padded_or_camera():
