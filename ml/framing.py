@@ -49,9 +49,10 @@ FRAMING_DETECT_SIDE = 192
 FRAMING_PAD_VALUE = 128
 #: Per framing context, bumped whenever its detection step changes, so cached detections are
 #: not reused (2: the MobileNet score threshold went from 0.75 to 0.5; camera 3: serving's
-#: second look keeps a weak face the mirrored frame confirms, which the padded context's single
-#: full-size pass never reaches).
-FRAMING_VERSIONS = {"padded": 2, "camera": 3}
+#: second look keeps a weak face the mirrored frame confirms; camera 4: so does its first look).
+#: The padded context's single full-size pass keeps no weak face (``confirm_threshold=0``), as
+#: when the shipped model was trained.
+FRAMING_VERSIONS = {"padded": 2, "camera": 4}
 #: In the "camera" context the image is pasted into a camera frame at a side drawn, per image,
 #: from this range in pixels: from the live evaluation's far face to its near one.
 FRAMING_CAMERA_SIDES = (min(LIVE_SIZES.values()), max(LIVE_SIZES.values()))
@@ -194,8 +195,9 @@ class DetectorFramer:
             ``params.framing_context`` says where it looks.
         cache_dir: where detections are cached (``detections-<detector>-v<N>.json``, with
             ``-camera`` after the detector's name in the camera context), or None.
-        detector: the detector (default: ``ml.detection.create_detector(params.framing)``, at
-            its full resolution in the padded context, at serving's in the camera context).
+        detector: the detector (default: ``ml.detection.create_detector(params.framing)``: in
+            the camera context as serving runs it, in the padded context in one pass at full
+            resolution that keeps no weak face).
         what: name of the images in log lines ("FER2013 train").
     """
 
@@ -212,10 +214,14 @@ class DetectorFramer:
         self.params = params
         self.what = what
         if detector is None:
-            from ml.detection import DEFAULT_MAX_SIDE, create_detector
+            from ml.detection import create_detector
 
             camera = params.framing_context == "camera"
-            detector = create_detector(params.framing, max_side=DEFAULT_MAX_SIDE if camera else 0)
+            detector = (
+                create_detector(params.framing)
+                if camera
+                else create_detector(params.framing, max_side=0, confirm_threshold=0)
+            )
         self.detector = detector
         context = "-camera" if params.framing_context == "camera" else ""
         version = FRAMING_VERSIONS[params.framing_context]

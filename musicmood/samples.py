@@ -52,17 +52,32 @@ def astronaut_frame(width: int = 640, height: int = 480) -> np.ndarray:
     return frame
 
 
-def faint_far_face_frame() -> tuple[np.ndarray, Placed]:
-    """The astronaut's face far away and faint, and where it went: a 28 px copy, blurred and
-    at half contrast, shown at 100 px in a 640x480 room frame (``ml.frames.compose_frame``).
-    RetinaFace MobileNet scores it below its threshold at 320 and at 960 px; the mirrored frame
-    shows it as well, and so it is kept (``ml.detection.mobilenet.CONFIRM_THRESHOLD``)."""
+def faint_face_frame(
+    pixels: int, blur: float, contrast: float, side: int, seed: int
+) -> tuple[np.ndarray, Placed]:
+    """The astronaut's face faint in a 640x480 room frame, and where it went: a ``pixels`` px
+    copy, blurred by ``blur`` (Gaussian sigma) and at ``contrast`` times its contrast, shown at
+    ``side`` px where ``seed`` places it (``ml.frames.compose_frame``)."""
     top, left, height, width = ASTRONAUT_FACE
     face = astronaut_image()[top : top + height, left : left + width]
-    face = cv2.resize(face, (28, 28), interpolation=cv2.INTER_AREA)
-    face = cv2.GaussianBlur(face, (0, 0), 1.5)
-    face = np.clip((face.astype(np.float32) - 128) * 0.5 + 128, 0, 255).astype(np.uint8)
-    return compose_frame(face, 100, seed=3)
+    face = cv2.resize(face, (pixels, pixels), interpolation=cv2.INTER_AREA)
+    face = cv2.GaussianBlur(face, (0, 0), blur)
+    face = np.clip((face.astype(np.float32) - 128) * contrast + 128, 0, 255).astype(np.uint8)
+    return compose_frame(face, side, seed=seed)
+
+
+def faint_far_face_frame() -> tuple[np.ndarray, Placed]:
+    """A far faint face (28 px, blurred, half contrast, at 100 px): RetinaFace MobileNet scores
+    it below its threshold at 320 and at 960 px; the mirrored frame's 960 px look shows it as
+    well, and so it is kept (``ml.detection.mobilenet.CONFIRM_THRESHOLD``)."""
+    return faint_face_frame(28, 1.5, 0.5, 100, seed=3)
+
+
+def faint_near_face_frame() -> tuple[np.ndarray, Placed]:
+    """A near faint face (22 px, blurred, 0.39 of its contrast, at 260 px): RetinaFace
+    MobileNet scores it below its threshold at 320 px, and it is too large for the 960 px look;
+    the mirrored frame's 320 px look shows it as well, and so it is kept."""
+    return faint_face_frame(22, 1.0, 0.39, 260, seed=1)
 
 
 def two_face_frame(width: int = 640, height: int = 480) -> np.ndarray:

@@ -48,6 +48,7 @@ def create_detector(
     max_side: int = DEFAULT_MAX_SIDE,
     weights_path: str | Path | None = None,
     mobilenet_weights: str | Path | None = None,
+    confirm_threshold: float | None = None,
 ) -> FaceDetector:
     """A detector by name (see ``DETECTOR_NAMES``); "auto" takes the best one available.
 
@@ -56,6 +57,8 @@ def create_detector(
         max_side: longest side of the copy detection runs on.
         weights_path: the ResNet-50 ONNX file (default: the ``retina-face`` package's place).
         mobilenet_weights: the MobileNet ONNX file (default: where the install step puts it).
+        confirm_threshold: the MobileNet's ``confirm_threshold`` (None: its default; 0: a
+            weak face is never kept, even where the mirrored frame shows it too).
 
     Raises:
         ValueError: unknown name.
@@ -63,8 +66,11 @@ def create_detector(
     """
     if name == "opencv":
         return OpenCVDetector(max_side=max_side)
+    confirm = {} if confirm_threshold is None else {"confirm_threshold": confirm_threshold}
     if name == "retinaface-mobilenet":
-        return RetinaFaceMobileNetDetector(max_side=max_side, weights_path=mobilenet_weights)
+        return RetinaFaceMobileNetDetector(
+            max_side=max_side, weights_path=mobilenet_weights, **confirm
+        )
     if name in ("retinaface-resnet50", "retinaface"):
         return RetinaFaceDetector(max_side=max_side, weights_path=weights_path)
     if name != "auto":
@@ -73,7 +79,7 @@ def create_detector(
     resnet = Path(weights_path) if weights_path else default_weights_path()
     if mobilenet.is_file():
         detector: FaceDetector = RetinaFaceMobileNetDetector(
-            max_side=max_side, weights_path=mobilenet
+            max_side=max_side, weights_path=mobilenet, **confirm
         )
         reason = f"weights at {mobilenet}"
     elif resnet.is_file():

@@ -56,13 +56,15 @@ RETRY_SIDE = 960
 #: (51 % once, of 461); on face-free pictures (``ml.live.face_free_frames``) the upscaled copy
 #: also shows "faces" in text, gravel or the moon, most of them larger or smaller than that.
 RETRY_FACE_SIDES = (0.05, 0.36)
-#: A face the second look scores below ``SCORE_THRESHOLD`` but at least this is kept when the
-#: second look at the mirrored frame finds it too (a box overlapping it by more than
-#: ``NMS_IOU``, scored at least this), with the mean of the two scores (0: never). RetinaFace is
-#: not mirror-symmetric, so a weak face seen both ways is rarely a chance pattern. Chosen on
-#: FER2013's validation faces in camera frames (``ml.live``): of the 99 of 7,854 frames both
-#: looks missed, 0.35 kept 16, and a face in 1 more of 262 face-free frames (0.3: 19 and 2;
-#: 0.4: 7 and 0). The mirrored look runs only on frames with such a weak face.
+#: A face a look scores below ``SCORE_THRESHOLD`` but at least this is kept, when that look finds
+#: no surer face, if the same look at the mirrored frame finds it too (a box overlapping it by
+#: more than ``NMS_IOU``, scored at least this), with the mean of the two scores (0: never).
+#: RetinaFace is not mirror-symmetric, so a weak face seen both ways is rarely a chance pattern.
+#: Chosen on FER2013's validation faces in camera frames (``ml.live``), for the second look: of
+#: the 99 of 7,854 frames both looks missed, 0.35 kept 16, and a face in 1 more of 262 face-free
+#: frames (0.3: 19 and 2; 0.4: 7 and 0). The first look confirming too kept 7 of the 83 still
+#: missed (near faces, too large for the second look) and no face in 786 face-free frames drawn
+#: three ways (0.3: 10, and 2). The mirrored look runs only on frames with such a weak face.
 CONFIRM_THRESHOLD = 0.35
 #: Of two boxes overlapping by more than this intersection over union, the weaker is dropped.
 NMS_IOU = 0.4
@@ -111,9 +113,9 @@ class RetinaFaceMobileNetDetector(FaceDetector):
             retry_face_sides: (least, most) longer side of a face the second look keeps, as
                 shares of the image's longer side.
             score_threshold: minimum face probability in [0, 1].
-            confirm_threshold: a face the second look scores at least this (and below
-                ``score_threshold``) is kept when the mirrored frame's second look scores it at
-                least this too; 0 turns it off.
+            confirm_threshold: when a look finds no face scored ``score_threshold``, a face
+                it scores at least this is kept if the same look at the mirrored frame scores
+                it at least this too; 0 turns it off.
             nms_iou: overlap above which the weaker of two boxes is dropped, in [0, 1].
             max_faces: most faces returned, best first.
             weights_path: the ONNX file; default ``mobilenet_weights_path()``.
@@ -191,21 +193,32 @@ class RetinaFaceMobileNetDetector(FaceDetector):
         self.load()
         if image_bgr.ndim == 2:
             image_bgr = cv2.cvtColor(image_bgr, cv2.COLOR_GRAY2BGR)
-        faces = self._detect_at(image_bgr, self.max_side)
+        faces = self._look(image_bgr, self.max_side)
         longest = max(image_bgr.shape[:2])
         first = longest if self.max_side <= 0 else min(longest, self.max_side)
         if not faces and self.max_side > 0 and self.retry_side > first:
-            faces = self._second_look(image_bgr)
+            least, most = (share * longest for share in self.retry_face_sides)
+            faces = self._look(image_bgr, self.retry_side, upscale=True, sides=(least, most))
         return faces
 
-    def _second_look(self, image_bgr: np.ndarray) -> list[DetectedFace]:
-        """Faces of the size ``retry_face_sides`` allows in ``image_bgr`` upscaled to
-        ``retry_side``; when none scores ``score_threshold``, the weaker ones the mirrored
-        frame confirms (``confirm_threshold``)."""
-        least, most = (share * max(image_bgr.shape[:2]) for share in self.retry_face_sides)
+    def _look(
+        self,
+        image_bgr: np.ndarray,
+        side: int,
+        *,
+        upscale: bool = False,
+        sides: tuple[float, float] | None = None,
+    ) -> list[DetectedFace]:
+        """One look (``_detect_at``): the faces it scores ``score_threshold``; when none, the
+        weaker ones (``confirm_threshold``) the same look at the mirrored frame finds too, with
+        the mean of the two scores. ``sides`` keeps only faces whose longer side is within
+        (least, most) pixels."""
 
         def look(image: np.ndarray, threshold: float) -> list[DetectedFace]:
-            faces = self._detect_at(image, self.retry_side, upscale=True, threshold=threshold)
+            faces = self._detect_at(image, side, upscale=upscale, threshold=threshold)
+            if sides is None:
+                return faces
+            least, most = sides
             return [face for face in faces if least <= max(face.box[2], face.box[3]) <= most]
 
         floor = self.confirm_threshold or self.score_threshold

@@ -110,7 +110,8 @@ def frames() -> list[tuple[str, np.ndarray]]:
     frames = [
         ("astronaut", samples.astronaut_frame()),
         ("two faces", samples.two_face_frame()),
-        ("faint far face", samples.faint_far_face_frame()[0]),  # the mirrored look's check
+        ("faint far face", samples.faint_far_face_frame()[0]),  # the mirrored second look
+        ("faint near face", samples.faint_near_face_frame()[0]),  # the mirrored first look
     ]
     if not DATASETS.is_dir():
         pytest.skip(f"The face datasets are not at {DATASETS}.")

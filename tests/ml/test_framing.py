@@ -213,9 +213,13 @@ def test_a_camera_frame_is_what_serving_sees_and_repeats_for_the_same_seed(servi
 def test_a_camera_framer_detects_at_serving_resolution_and_caches_apart(
     fer_like, utkface_like, tmp_path
 ):
+    from ml.detection.mobilenet import CONFIRM_THRESHOLD
+
     framer = DetectorFramer(CAMERA, cache_dir=tmp_path)
     assert framer.detector.max_side == DEFAULT_MAX_SIDE
-    assert DetectorFramer(PARAMS).detector.max_side == 0
+    assert framer.detector.confirm_threshold == CONFIRM_THRESHOLD  # serving's detector whole
+    padded = DetectorFramer(PARAMS).detector
+    assert padded.max_side == 0 and padded.confirm_threshold == 0  # as the shipped model's
     framer.add(fer_like, b"fer")
     framer.add(utkface_like, b"utk")
     crops, _ = framer.finish()

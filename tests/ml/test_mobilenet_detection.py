@@ -159,7 +159,7 @@ def test_a_full_size_pass_is_the_only_pass():
     full = RetinaFaceMobileNetDetector(max_side=0)
     passes = []
     detect_at = full._detect_at
-    full._detect_at = lambda image, size, **kwargs: passes.append(size) or detect_at(image, size)
+    full._detect_at = lambda image, size, **kw: passes.append(size) or detect_at(image, size, **kw)
 
     assert full.detect(np.full((480, 640, 3), 128, np.uint8)) == []
     assert passes == [0]  # training framing detects each image at its own size, once
@@ -195,7 +195,7 @@ def test_a_faint_far_face_is_kept_when_the_mirrored_frame_shows_it_too(mobilenet
     faces, passes = recording_passes(mobilenet, frame)
 
     assert [p[:4] for p in passes] == [
-        (320, False, None, False),
+        (320, False, CONFIRM_THRESHOLD, False),
         (RETRY_SIDE, True, CONFIRM_THRESHOLD, False),
         (RETRY_SIDE, True, CONFIRM_THRESHOLD, True),
     ]
@@ -208,6 +208,27 @@ def test_a_faint_far_face_is_kept_when_the_mirrored_frame_shows_it_too(mobilenet
     (lx, _), (rx, _) = face.landmarks["left_eye"], face.landmarks["right_eye"]
     assert fx <= lx < rx <= fx + fw  # the frame's own landmarks, image-left eye first
     assert SCORE_THRESHOLD > CONFIRM_THRESHOLD
+
+
+def test_a_faint_near_face_is_kept_when_the_mirrored_frame_shows_it_at_the_first_look(mobilenet):
+    from ml.detection.mobilenet import CONFIRM_THRESHOLD, RETRY_FACE_SIDES
+
+    frame, (px, py, side, _) = samples.faint_near_face_frame()
+    assert side > RETRY_FACE_SIDES[1] * frame.shape[1]  # too large for the second look
+    unconfirmed = RetinaFaceMobileNetDetector(confirm_threshold=0)
+    assert unconfirmed.detect(frame) == []
+
+    faces, passes = recording_passes(mobilenet, frame)
+
+    # the first look's weak face, confirmed by the mirrored frame: no upscaled look is needed
+    assert [p[:4] for p in passes] == [
+        (320, False, CONFIRM_THRESHOLD, False),
+        (320, False, CONFIRM_THRESHOLD, True),
+    ]
+    assert len(faces) == 1
+    fx, fy, fw, fh = faces[0].box
+    assert px <= fx + fw / 2 <= px + side and py <= fy + fh / 2 <= py + side
+    assert CONFIRM_THRESHOLD <= faces[0].score < 1.0
 
 
 def test_a_faint_face_the_mirrored_frame_does_not_show_is_dropped():

@@ -164,38 +164,34 @@ export function decodeFaces(outputs, inputWidth, inputHeight, factor, frame, con
  * height)` runs the network and resolves to its three outputs (boxes, scores, landmarks).
  */
 export async function detectFaces(frame, config, run) {
-  const look = async (source, side, upscale, threshold) => {
+  const look = (side, upscale) => async (source, threshold) => {
     const { image, factor } = upscale ? resizeTo(source, side) : downscale(source, side);
     const outputs = await run(detectorInput(image, config), image.width, image.height);
     return decodeFaces(outputs, image.width, image.height, factor, source, config, threshold);
   };
-  const faces = await look(frame, config.max_side, false);
+  const faces = await confirmedLook(frame, config, look(config.max_side, false));
   const longest = Math.max(frame.width, frame.height);
   const first = config.max_side <= 0 ? longest : Math.min(longest, config.max_side);
   if (faces.length || config.max_side <= 0 || config.retry_side <= first) return faces;
-  return secondLook(frame, config, (source, threshold) =>
-    look(source, config.retry_side, true, threshold),
-  );
+  const [least, most] = config.retry_face_sides.map((share) => share * longest);
+  return confirmedLook(frame, config, look(config.retry_side, true), (face) => {
+    const side = Math.max(face.box[2], face.box[3]);
+    return least <= side && side <= most;
+  });
 }
 
-/** RetinaFaceMobileNetDetector._second_look: small faces of the enlarged frame; when none is
- * sure, the weak ones the mirrored frame confirms (config.confirm_threshold). */
-async function secondLook(frame, config, look) {
-  const longest = Math.max(frame.width, frame.height);
-  const [least, most] = config.retry_face_sides.map((share) => share * longest);
-  const sized = (faces) =>
-    faces.filter((face) => {
-      const side = Math.max(face.box[2], face.box[3]);
-      return least <= side && side <= most;
-    });
+/** RetinaFaceMobileNetDetector._look: the faces one look (`look(source, threshold)`) finds
+ * sure; when none, the weak ones the same look at the mirrored frame finds too
+ * (config.confirm_threshold). `keep` filters the faces by size. */
+async function confirmedLook(frame, config, look, keep = () => true) {
   const threshold = Math.min(config.confirm_threshold, config.score_threshold);
   const floor = threshold || config.score_threshold;
-  const faces = sized(await look(frame, floor));
+  const faces = (await look(frame, floor)).filter(keep);
   const sure = faces.filter((face) => face.score >= config.score_threshold);
   if (sure.length || !faces.length) return sure;
-  const mirrored = sized(await look(mirror(frame), floor)).map((face) =>
-    mirrorFace(face, frame.width),
-  );
+  const mirrored = (await look(mirror(frame), floor))
+    .filter(keep)
+    .map((face) => mirrorFace(face, frame.width));
   const confirmed = [];
   for (const face of faces) {
     const twins = mirrored.filter((other) => boxIou(face.box, other.box) > config.nms_iou);
