@@ -1,5 +1,6 @@
 """Benchmark of the serving path: model runtimes, face detectors, JPEG decode, whole frames
-(one face, two faces side by side, none, and a faint far face: the most detector passes).
+(one face, two faces side by side, none, a faint near face the mirrored first look keeps, and
+a faint far face: the most detector passes).
 
 Prints one JSON object. Usage::
 
@@ -46,6 +47,7 @@ from musicmood.samples import (  # noqa: E402
     astronaut_frame,
     encode_jpeg,
     faint_far_face_frame,
+    faint_near_face_frame,
     two_face_frame,
 )
 
@@ -297,6 +299,14 @@ def main(argv: list[str] | None = None) -> int:
                 args.threads,
                 max(20, args.repeats // 4),
                 cv2.imencode(".png", faint_far_face_frame()[0])[1].tobytes(),
+            ),
+            # the 320 px look and its mirror, with no upscaled look (PNG, as above)
+            "faint_near_face_frame_640x480": bench_whole_frames(
+                model_dir,
+                detectors,
+                args.threads,
+                max(20, args.repeats // 4),
+                cv2.imencode(".png", faint_near_face_frame()[0])[1].tobytes(),
             ),
             "per_face_model": bench_models(model_dir, args.threads, args.repeats),
         }
