@@ -248,6 +248,11 @@ def bench_whole_frames(
     return result
 
 
+def png(frame: np.ndarray) -> bytes:
+    """A BGR frame as PNG bytes (lossless)."""
+    return cv2.imencode(".png", frame)[1].tobytes()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark the serving path; prints JSON.")
     parser.add_argument("--model", type=Path, help="export folder (default: models/default)")
@@ -260,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
         model_dir, source = bench_model(args.model, Path(tmp), needs=METADATA_FILE)
         meta = load_metadata(model_dir)
         detectors = available_detectors()
+
+        def whole_frames(data: bytes) -> dict[str, Any]:
+            return bench_whole_frames(
+                model_dir, detectors, args.threads, max(20, args.repeats // 4), data
+            )
+
         report: dict[str, Any] = {
             "machine": {
                 "cpus": os.cpu_count(),
@@ -277,37 +288,15 @@ def main(argv: list[str] | None = None) -> int:
             "frame_640x480": bench_frames(
                 model_dir, detectors, args.threads, max(20, args.repeats // 4)
             ),
-            "frame_640x480_two_faces": bench_whole_frames(
-                model_dir,
-                detectors,
-                args.threads,
-                max(20, args.repeats // 4),
-                encode_jpeg(two_face_frame(640, 480), JPEG_QUALITY),
-            ),
-            "empty_frame_640x480": bench_whole_frames(
-                model_dir,
-                detectors,
-                args.threads,
-                max(20, args.repeats // 4),
-                encode_jpeg(np.full((480, 640, 3), 90, np.uint8), JPEG_QUALITY),
+            "frame_640x480_two_faces": whole_frames(encode_jpeg(two_face_frame(), JPEG_QUALITY)),
+            "empty_frame_640x480": whole_frames(
+                encode_jpeg(np.full((480, 640, 3), 90, np.uint8), JPEG_QUALITY)
             ),
             # the most passes a frame costs: 320 px, 960 px and the mirrored 960 px look (PNG:
             # JPEG's loss would move the faint face's scores off the band that needs the third)
-            "faint_far_face_frame_640x480": bench_whole_frames(
-                model_dir,
-                detectors,
-                args.threads,
-                max(20, args.repeats // 4),
-                cv2.imencode(".png", faint_far_face_frame()[0])[1].tobytes(),
-            ),
+            "faint_far_face_frame_640x480": whole_frames(png(faint_far_face_frame()[0])),
             # the 320 px look and its mirror, with no upscaled look (PNG, as above)
-            "faint_near_face_frame_640x480": bench_whole_frames(
-                model_dir,
-                detectors,
-                args.threads,
-                max(20, args.repeats // 4),
-                cv2.imencode(".png", faint_near_face_frame()[0])[1].tobytes(),
-            ),
+            "faint_near_face_frame_640x480": whole_frames(png(faint_near_face_frame()[0])),
             "per_face_model": bench_models(model_dir, args.threads, args.repeats),
         }
     report["targets_ms"] = TARGETS_MS
