@@ -75,8 +75,8 @@ def faint_far_face_frame() -> tuple[np.ndarray, Placed]:
 
 def faint_near_face_frame() -> tuple[np.ndarray, Placed]:
     """A near faint face (22 px, blurred, 0.39 of its contrast, at 260 px): RetinaFace
-    MobileNet scores it below its threshold at 320 px, and it is too large for the 960 px look;
-    the mirrored frame's 320 px look shows it as well, and so it is kept."""
+    MobileNet scores it below its threshold at 320 px and finds nothing at 960 px; the mirrored
+    frame's 320 px look shows it as well, and so it is kept."""
     return faint_face_frame(22, 1.0, 0.39, 260, seed=1)
 
 

@@ -63,8 +63,9 @@ RETRY_FACE_SIDES = (0.05, 0.36)
 #: Chosen on FER2013's validation faces in camera frames (``ml.live``), for the second look: of
 #: the 99 of 7,854 frames both looks missed, 0.35 kept 16, and a face in 1 more of 262 face-free
 #: frames (0.3: 19 and 2; 0.4: 7 and 0). The first look confirming too kept 7 of the 83 still
-#: missed (near faces, too large for the second look) and no face in 786 face-free frames drawn
-#: three ways (0.3: 10, and 2). The mirrored look runs only on frames with such a weak face.
+#: missed (near faces, which the second look does not keep) and no face in 786 face-free
+#: frames drawn three ways (0.3: 10, and a face in 2 more). The mirrored look runs only on
+#: frames with such a weak face.
 CONFIRM_THRESHOLD = 0.35
 #: Of two boxes overlapping by more than this intersection over union, the weaker is dropped.
 NMS_IOU = 0.4
